@@ -1,0 +1,101 @@
+"""``hoist blob``: blobs by digest."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import click
+
+from hoist.cli.common import emit_json, format_option, get_client, table
+
+if TYPE_CHECKING:
+    from hoist.model.digest import Digest
+
+
+def _digest(value: str) -> Digest:
+    from hoist.model.digest import Digest
+
+    try:
+        return Digest.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.group("blob")
+def blob() -> None:
+    """Get, head, put and delete blobs."""
+
+
+@blob.command("get")
+@click.argument("reference")
+@click.argument("digest")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (atomically).")
+@click.pass_context
+def blob_get(ctx: click.Context, reference: str, digest: str, output: str | None) -> None:
+    """Stream blob DIGEST of REFERENCE's repository to stdout or FILE, verifying it."""
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    d = _digest(digest)
+    store = client.store(ref)
+    with store.blob_get(ref, d) as reader:
+        if output is None:
+            out = sys.stdout.buffer
+            for chunk in reader:
+                out.write(chunk)
+            out.flush()
+            return
+        target = Path(output)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                for chunk in reader:
+                    f.write(chunk)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+@blob.command("head")
+@click.argument("reference")
+@click.argument("digest")
+@format_option("text", "json")
+@click.pass_context
+def blob_head(ctx: click.Context, reference: str, digest: str, fmt: str) -> None:
+    """Show whether blob DIGEST exists, and its size."""
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    desc = client.store(ref).blob_head(ref, _digest(digest))
+    if fmt == "json":
+        emit_json({"digest": str(desc.digest), "size": desc.size})
+    else:
+        click.echo(table([("Digest:", str(desc.digest)), ("Size:", desc.size)]))
+
+
+@blob.command("put")
+@click.argument("reference")
+@click.argument("file", type=click.File("rb"), default="-")
+@click.option("--digest", "expected", help="Expected digest; the upload is refused otherwise.")
+@click.pass_context
+def blob_put(ctx: click.Context, reference: str, file: BinaryIO, expected: str | None) -> None:
+    """Upload FILE (or stdin) as a blob to REFERENCE's repository; prints its digest."""
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    d = _digest(expected) if expected else None
+    desc = client.store(ref).blob_put(ref, file, digest=d)
+    click.echo(str(desc.digest))
+
+
+@blob.command("delete")
+@click.argument("reference")
+@click.argument("digest")
+@click.pass_context
+def blob_delete(ctx: click.Context, reference: str, digest: str) -> None:
+    """Delete blob DIGEST from REFERENCE's repository."""
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    client.store(ref).blob_delete(ref, _digest(digest))
+    click.echo(f"deleted {digest}", err=True)

@@ -1,0 +1,205 @@
+"""``hoist image``: an image's digest, config, layers and inspect view."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from hoist.cli.common import (
+    emit_bytes,
+    emit_json,
+    format_option,
+    get_client,
+    human_size,
+    platform_option,
+    table,
+)
+
+if TYPE_CHECKING:
+    from hoist.image import Image
+    from hoist.model.platform import Platform
+
+
+@click.group("image")
+def image() -> None:
+    """Inspect images: digest, config, layers."""
+
+
+def _image(ctx: click.Context, reference: str, platform: Platform | None) -> Image:
+    return get_client(ctx).image(reference, platform=platform)
+
+
+@image.command("digest")
+@click.argument("reference")
+@platform_option
+@click.pass_context
+def image_digest(ctx: click.Context, reference: str, platform: Platform | None) -> None:
+    """Print the digest REFERENCE names (with --platform: that platform's manifest)."""
+    img = _image(ctx, reference, platform)
+    if platform is None:
+        click.echo(str(img.store.manifest_head(img.ref).digest))
+    else:
+        click.echo(str(img.manifest.digest))
+
+
+@image.command("config")
+@click.argument("reference")
+@platform_option
+@click.pass_context
+def image_config(ctx: click.Context, reference: str, platform: Platform | None) -> None:
+    """Print the config blob exactly as stored."""
+    emit_bytes(_image(ctx, reference, platform).config_bytes)
+
+
+def inspect_data(img: Image) -> dict[str, Any]:
+    """The ``docker image inspect``-like view of an image."""
+    cfg = img.config
+    raw = cfg.json()
+    ref = img.ref
+    data: dict[str, Any] = {
+        "Id": str(cfg.digest),
+        "Digest": str(img.manifest.digest),
+        "MediaType": img.manifest.media_type,
+        "RepoTags": [str(ref.with_tag(ref.tag))] if ref.tag else [],
+        "RepoDigests": [str(ref.by_digest(img.top.digest))],
+        "Created": cfg.created or None,
+        "Author": cfg.author,
+        "Architecture": cfg.architecture,
+        "Os": cfg.os,
+    }
+    if cfg.variant:
+        data["Variant"] = cfg.variant
+    if cfg.os_version:
+        data["OsVersion"] = cfg.os_version
+    data["Config"] = raw.get("config") or {}
+    data["RootFS"] = {"Type": "layers", "Layers": [str(d) for d in cfg.diff_ids]}
+    data["History"] = raw.get("history") or []
+    data["Size"] = sum(d.size for d in img.layers)
+    data["Layers"] = [str(d.digest) for d in img.layers]
+    if img.index is not None:
+        data["Index"] = {
+            "Digest": str(img.index.digest),
+            "MediaType": img.index.media_type,
+            "Platforms": [str(p) for p in img.index.platforms()],
+        }
+    return data
+
+
+@image.command("inspect")
+@click.argument("reference")
+@platform_option
+@format_option("text", "json")
+@click.pass_context
+def image_inspect(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
+    """Show an image like `docker image inspect`, straight from where it lives."""
+    img = _image(ctx, reference, platform)
+    data = inspect_data(img)
+    if fmt == "json":
+        emit_json(data)
+        return
+    conf = data["Config"]
+    rows: list[tuple[str, Any]] = [
+        ("Name:", str(img.ref)),
+        ("Digest:", data["Digest"]),
+        ("MediaType:", data["MediaType"]),
+        ("Id (config):", data["Id"]),
+        ("Created:", data["Created"] or "-"),
+        ("Platform:", str(img.config.platform)),
+        ("Size:", human_size(data["Size"]) + f" in {len(data['Layers'])} layers (compressed)"),
+    ]
+    if img.index is not None:
+        rows.insert(1, ("Index:", f"{img.index.digest} ({img.index.media_type})"))
+        others = [p for p in data["Index"]["Platforms"] if p != str(img.config.platform)]
+        rows.append(("Other platforms:", ", ".join(others) or "-"))
+    for key in ("User", "WorkingDir", "Entrypoint", "Cmd", "StopSignal"):
+        if conf.get(key):
+            value = conf[key]
+            rows.append((f"{key}:", value if isinstance(value, str) else json.dumps(value)))
+    click.echo(table(rows))
+    for key, title in (("Env", "Env"), ("Labels", "Labels"), ("ExposedPorts", "Exposed ports")):
+        values = conf.get(key)
+        if values:
+            click.echo(f"{title}:")
+            items = values.items() if isinstance(values, dict) and key == "Labels" else None
+            if items is not None:
+                for k, v in items:
+                    click.echo(f"  {k}={v}")
+            else:
+                for v in values:
+                    click.echo(f"  {v}")
+    click.echo("RootFS (diff_ids):")
+    for d in data["RootFS"]["Layers"]:
+        click.echo(f"  {d}")
+
+
+def _short(value: str, full: bool) -> str:
+    if full or ":" not in value:
+        return value
+    alg, _, hexpart = value.partition(":")
+    return f"{alg}:{hexpart[:12]}"
+
+
+def layer_rows(img: Image) -> list[dict[str, Any]]:
+    """One entry per history step: layers with their digests, empty steps without."""
+    cfg = img.config
+    rows = []
+    for step, idx in cfg.layer_history():
+        row: dict[str, Any] = {"index": idx, "created_by": step.created_by if step else None}
+        if step is not None:
+            row["created"] = step.created or None
+            if step.empty_layer:
+                row["empty_layer"] = True
+        if idx is not None and idx < len(img.layers):
+            desc = img.layers[idx]
+            row.update(
+                digest=str(desc.digest),
+                media_type=desc.media_type,
+                size=desc.size,
+                diff_id=str(cfg.diff_ids[idx]) if idx < len(cfg.diff_ids) else None,
+            )
+        rows.append(row)
+    return rows
+
+
+@image.command("layers")
+@click.argument("reference")
+@platform_option
+@click.option("--no-trunc", is_flag=True, help="Show full digests and commands.")
+@format_option("text", "json")
+@click.pass_context
+def image_layers(
+    ctx: click.Context, reference: str, platform: Platform | None, no_trunc: bool, fmt: str
+) -> None:
+    """List the layers with their history step; config-only steps appear between them.
+
+    Each layer has two digests: DIGEST is the sha256 of the compressed blob (what the manifest
+    and registry use), DIFF_ID that of the uncompressed tar (what the config's rootfs lists).
+    """
+    img = _image(ctx, reference, platform)
+    rows = layer_rows(img)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    out: list[tuple[Any, ...]] = []
+    for r in rows:
+        created_by = r.get("created_by") or ""
+        if not no_trunc and len(created_by) > 60:
+            created_by = created_by[:57] + "..."
+        if r["index"] is None:
+            out.append(("-", "(config only)", "", "", "", created_by))
+        else:
+            out.append(
+                (
+                    r["index"],
+                    _short(r.get("digest", "?"), no_trunc),
+                    r.get("media_type", "").rsplit(".", 1)[-1]
+                    if not no_trunc
+                    else r.get("media_type"),
+                    human_size(r.get("size", 0)),
+                    _short(r.get("diff_id") or "?", no_trunc),
+                    created_by,
+                )
+            )
+    click.echo(table(out, ["#", "DIGEST", "TYPE", "SIZE", "DIFF_ID", "CREATED BY"]))

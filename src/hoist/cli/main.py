@@ -1,0 +1,87 @@
+"""The ``hoist`` command: a thin layer over the library.
+
+Errors from the library become one line on stderr and exit code 1; usage errors exit 2.
+Subcommand modules load only when their command runs, so ``hoist --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from hoist import __version__
+
+# name -> (module, attribute, short help); modules import on use.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "ref": ("hoist.cli.ref", "ref", "Parse a reference and show its parts."),
+    "manifest": ("hoist.cli.manifest", "manifest", "Get, head, put and delete manifests."),
+    "blob": ("hoist.cli.blob", "blob", "Get, head, put and delete blobs."),
+    "image": ("hoist.cli.image", "image", "Inspect images: digest, config, layers."),
+    "tag": ("hoist.cli.tag", "tag", "List and delete tags."),
+    "demo": ("hoist.cli.demo", "demo", "Walk through what an image is, on a sample."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hoist")
+@click.option("-v", "--verbose", count=True, help="Log more (-vv for HTTP detail).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """hoist: container images where they live, on registries and OCI layouts."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = {}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI, turning library errors into one line and an exit code."""
+    from hoist.errors import HoistError
+
+    try:
+        return cli.main(args=argv, prog_name="hoist", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except HoistError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,132 @@
+"""``hoist manifest``: manifests by tag or digest."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import click
+
+from hoist.cli.common import (
+    emit_bytes,
+    emit_json,
+    format_option,
+    get_client,
+    human_size,
+    platform_option,
+    table,
+)
+from hoist.model.platform import Platform
+
+
+@click.group("manifest")
+def manifest() -> None:
+    """Get, head, put and delete manifests."""
+
+
+@manifest.command("get")
+@click.argument("reference")
+@platform_option
+@format_option("raw", "json", "text", default="json")
+@click.pass_context
+def manifest_get(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
+    """Print the manifest REFERENCE names (with --platform, that platform's manifest).
+
+    --format raw prints the exact bytes the digest is computed over.
+    """
+    from hoist.model.manifest import ImageManifest, Index, Manifest
+
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    m: Manifest
+    if platform is not None:
+        m = client.image(ref, platform=platform).manifest
+    else:
+        m = client.store(ref).manifest_get(ref)
+    if fmt == "raw":
+        emit_bytes(m.raw)
+    elif fmt == "json":
+        emit_json(m.json())
+    else:
+        click.echo(
+            table(
+                [
+                    ("Name:", str(ref)),
+                    ("MediaType:", m.media_type),
+                    ("Digest:", str(m.digest)),
+                    ("Size:", f"{m.size} ({human_size(m.size)})"),
+                ]
+            )
+        )
+        if isinstance(m, Index):
+            click.echo("\nManifests:")
+            rows = [
+                (str(d.platform) if d.platform else "-", str(d.digest), d.media_type, d.size)
+                for d in m.manifests
+            ]
+            click.echo(table(rows, ["PLATFORM", "DIGEST", "MEDIA TYPE", "SIZE"]))
+        elif isinstance(m, ImageManifest):
+            click.echo(f"\nConfig:\n  {m.config.digest}  {m.config.media_type}  {m.config.size}")
+            click.echo("\nLayers:")
+            layer_rows = [
+                (i, str(d.digest), d.media_type, human_size(d.size)) for i, d in enumerate(m.layers)
+            ]
+            click.echo(table(layer_rows, ["#", "DIGEST", "MEDIA TYPE", "SIZE"]))
+
+
+@manifest.command("head")
+@click.argument("reference")
+@format_option("text", "json")
+@click.pass_context
+def manifest_head(ctx: click.Context, reference: str, fmt: str) -> None:
+    """Print the digest, media type and size of REFERENCE's manifest."""
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    desc = client.store(ref).manifest_head(ref)
+    if fmt == "json":
+        emit_json(desc.to_dict())
+    else:
+        click.echo(
+            table(
+                [
+                    ("Digest:", str(desc.digest)),
+                    ("MediaType:", desc.media_type),
+                    ("Size:", desc.size),
+                ]
+            )
+        )
+
+
+@manifest.command("put")
+@click.argument("reference")
+@click.argument("file", type=click.File("rb"), default="-")
+@click.option("-t", "--media-type", help="Media type (default: the body's mediaType).")
+@click.pass_context
+def manifest_put(
+    ctx: click.Context, reference: str, file: BinaryIO, media_type: str | None
+) -> None:
+    """Push the manifest in FILE (or stdin) to REFERENCE; prints its digest."""
+    from hoist.model.manifest import parse_manifest
+
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    raw = file.read()
+    m = parse_manifest(raw, media_type)
+    desc = client.store(ref).manifest_put(ref, m)
+    click.echo(str(desc.digest))
+
+
+@manifest.command("delete")
+@click.argument("reference")
+@click.pass_context
+def manifest_delete(ctx: click.Context, reference: str) -> None:
+    """Delete the manifest REFERENCE names, and with it every tag on it.
+
+    A tag is resolved to its digest first; to delete only a tag, use `hoist tag delete`.
+    """
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    store = client.store(ref)
+    if ref.digest is None:
+        ref = ref.by_digest(store.manifest_head(ref).digest)
+    store.manifest_delete(ref)
+    click.echo(f"deleted {ref}", err=True)

@@ -1,0 +1,72 @@
+"""``hoist tag``: list and delete tags."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from hoist.cli.common import emit_json, format_option, get_client
+
+
+@click.group("tag")
+def tag() -> None:
+    """List and delete tags."""
+
+
+@tag.command("ls")
+@click.argument("reference")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N tags.")
+@click.option("--last", help="Only tags after this one (pagination).")
+@click.option("--include", "include", multiple=True, help="Only tags matching this regex.")
+@click.option("--exclude", "exclude", multiple=True, help="Drop tags matching this regex.")
+@format_option("text", "json")
+@click.pass_context
+def tag_ls(
+    ctx: click.Context,
+    reference: str,
+    limit: int | None,
+    last: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """List the tags of REFERENCE's repository (or layout), sorted."""
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    store = client.store(ref)
+    lister = getattr(store, "tag_list_page", None)
+    if lister is not None and (limit or last):
+        tags = lister(ref, limit=limit, last=last)
+    else:
+        tags = store.tag_list(ref)
+        if last:
+            tags = [t for t in tags if t > last]
+        if limit:
+            tags = tags[:limit]
+    try:
+        inc = [re.compile(p) for p in include]
+        exc = [re.compile(p) for p in exclude]
+    except re.error as err:
+        raise click.BadParameter(f"bad regular expression: {err}") from None
+    tags = [
+        t
+        for t in tags
+        if (not inc or any(p.search(t) for p in inc)) and not any(p.search(t) for p in exc)
+    ]
+    if fmt == "json":
+        emit_json(tags)
+    else:
+        for t in tags:
+            click.echo(t)
+
+
+@tag.command("delete")
+@click.argument("reference")
+@click.pass_context
+def tag_delete(ctx: click.Context, reference: str) -> None:
+    """Delete only the tag REFERENCE; other tags on the same image survive."""
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    client.store(ref).tag_delete(ref)
+    click.echo(f"deleted {ref}", err=True)

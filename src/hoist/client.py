@@ -1,0 +1,71 @@
+"""The entry point of the library: one client, a store per kind of reference."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from hoist.errors import Unsupported
+from hoist.image import Image
+from hoist.model.reference import LayoutReference, Reference, parse_reference
+
+if TYPE_CHECKING:
+    from hoist.model.platform import Platform
+    from hoist.store.base import Store
+
+    Ref = Reference | LayoutReference
+
+__all__ = ["Client"]
+
+log = logging.getLogger(__name__)
+
+
+class Client:
+    """Opens stores on demand; settings are keyword arguments passed to the registry store.
+
+    Use as a context manager, or call :meth:`close`, to release connections.
+    """
+
+    def __init__(self, **registry_options: Any) -> None:
+        self._registry_options = registry_options
+        self._stores: dict[str, Store] = {}
+
+    def ref(self, text: str | Ref) -> Ref:
+        """Parse a reference string (references pass through)."""
+        return parse_reference(text) if isinstance(text, str) else text
+
+    def store(self, ref: Ref) -> Store:
+        """The store that serves ``ref``, created once per kind."""
+        kind = ref.scheme if isinstance(ref, LayoutReference) else "registry"
+        store = self._stores.get(kind)
+        if store is None:
+            store = self._open(kind)
+            self._stores[kind] = store
+        return store
+
+    def _open(self, kind: str) -> Store:
+        if kind == "ocidir":
+            from hoist.store.ocidir import OCIDirStore
+
+            return OCIDirStore()
+        if kind == "registry":
+            from hoist.store.registry import RegistryStore
+
+            return RegistryStore(**self._registry_options)
+        raise Unsupported(f"no store for {kind}:// references yet")
+
+    def image(self, ref: str | Ref, *, platform: Platform | None = None) -> Image:
+        """A lazy view of the image ``ref`` names."""
+        parsed = self.ref(ref)
+        return Image(self.store(parsed), parsed, platform=platform)
+
+    def close(self) -> None:
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

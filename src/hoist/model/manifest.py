@@ -1,0 +1,220 @@
+"""Image manifests and indexes, parsed from the exact bytes they keep.
+
+A manifest's digest is the hash of ``raw``: nothing here re-serialises JSON to compute one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hoist.errors import InvalidManifest, UnsupportedMediaType
+from hoist.model import mediatype as mt
+from hoist.model.descriptor import Annotations, Descriptor, _annotations
+from hoist.model.digest import Digest, digest_of
+from hoist.model.platform import Platform, choose
+
+__all__ = [
+    "MAX_MANIFEST_SIZE",
+    "ImageManifest",
+    "Index",
+    "Manifest",
+    "Schema1Manifest",
+    "parse_manifest",
+]
+
+MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+"""Manifests larger than 4 MiB are refused, as registries do."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    raw: bytes
+    media_type: str
+    digest: Digest
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    def descriptor(self, **extra: Any) -> Descriptor:
+        """The descriptor pointing at these exact bytes."""
+        return Descriptor(self.media_type, self.digest, len(self.raw), **extra)
+
+    def json(self) -> dict[str, Any]:
+        """A fresh, mutable copy of the parsed JSON, unknown fields included."""
+        data: dict[str, Any] = json.loads(self.raw)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ImageManifest(_Raw):
+    """An OCI image manifest or Docker schema2 manifest."""
+
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    subject: Descriptor | None = None
+    annotations: Annotations = field(default_factory=Annotations)
+    artifact_type: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        config: Descriptor,
+        layers: Sequence[Descriptor],
+        *,
+        media_type: str = mt.OCI_MANIFEST,
+        annotations: Mapping[str, str] | None = None,
+        subject: Descriptor | None = None,
+        artifact_type: str | None = None,
+    ) -> ImageManifest:
+        """Serialise a new manifest (compact JSON) and parse it back."""
+        obj: dict[str, Any] = {"schemaVersion": 2, "mediaType": media_type}
+        if artifact_type:
+            obj["artifactType"] = artifact_type
+        obj["config"] = config.to_dict()
+        obj["layers"] = [layer.to_dict() for layer in layers]
+        if subject is not None:
+            obj["subject"] = subject.to_dict()
+        if annotations:
+            obj["annotations"] = dict(annotations)
+        parsed = parse_manifest(_dump(obj), media_type)
+        assert isinstance(parsed, ImageManifest)
+        return parsed
+
+    @property
+    def is_docker(self) -> bool:
+        return self.media_type == mt.DOCKER_MANIFEST
+
+    def referenced(self) -> tuple[Descriptor, ...]:
+        """Every descriptor this manifest needs present: config then layers."""
+        return (self.config, *self.layers)
+
+
+@dataclass(frozen=True, slots=True)
+class Index(_Raw):
+    """An OCI image index or Docker manifest list."""
+
+    manifests: tuple[Descriptor, ...]
+    subject: Descriptor | None = None
+    annotations: Annotations = field(default_factory=Annotations)
+    artifact_type: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        manifests: Iterable[Descriptor],
+        *,
+        media_type: str = mt.OCI_INDEX,
+        annotations: Mapping[str, str] | None = None,
+        subject: Descriptor | None = None,
+        artifact_type: str | None = None,
+    ) -> Index:
+        """Serialise a new index (compact JSON) and parse it back."""
+        obj: dict[str, Any] = {"schemaVersion": 2, "mediaType": media_type}
+        if artifact_type:
+            obj["artifactType"] = artifact_type
+        obj["manifests"] = [d.to_dict() for d in manifests]
+        if subject is not None:
+            obj["subject"] = subject.to_dict()
+        if annotations:
+            obj["annotations"] = dict(annotations)
+        parsed = parse_manifest(_dump(obj), media_type)
+        assert isinstance(parsed, Index)
+        return parsed
+
+    def platforms(self) -> list[Platform]:
+        """The platforms of the children that declare one, in order."""
+        return [d.platform for d in self.manifests if d.platform is not None]
+
+    def choose(self, platform: Platform) -> Descriptor:
+        """The child manifest best matching ``platform`` (PlatformNotFound lists the rest)."""
+        return choose(
+            [d for d in self.manifests if mt.is_manifest(d.media_type) or not d.media_type],
+            platform,
+            lambda d: d.platform,
+        )
+
+    def referenced(self) -> tuple[Descriptor, ...]:
+        return self.manifests
+
+
+@dataclass(frozen=True, slots=True)
+class Schema1Manifest(_Raw):
+    """Docker's deprecated schema1: kept as bytes, readable raw, never written."""
+
+    name: str = ""
+    tag: str = ""
+
+    def referenced(self) -> tuple[Descriptor, ...]:
+        raise UnsupportedMediaType(
+            "Docker schema1 manifests are deprecated and not supported", self.media_type
+        )
+
+
+Manifest = ImageManifest | Index | Schema1Manifest
+
+
+def _dump(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _guess_media_type(obj: dict[str, Any]) -> str:
+    if obj.get("schemaVersion") == 1:
+        return mt.DOCKER_SCHEMA1_SIGNED if "signatures" in obj else mt.DOCKER_SCHEMA1
+    if "manifests" in obj:
+        return mt.OCI_INDEX
+    if "config" in obj:
+        return mt.OCI_MANIFEST
+    raise InvalidManifest("cannot tell the manifest type: no mediaType, config or manifests")
+
+
+def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
+    """Parse manifest bytes; ``media_type`` is the Content-Type it came with, if known.
+
+    Raises InvalidManifest for bad JSON, missing fields or over 4 MiB, and
+    UnsupportedMediaType for content that is not a manifest.
+    """
+    if len(raw) > MAX_MANIFEST_SIZE:
+        raise InvalidManifest(f"manifest of {len(raw)} bytes is over the 4 MiB limit")
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidManifest(f"manifest is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise InvalidManifest("manifest is not a JSON object")
+    header = media_type.split(";", 1)[0].strip() if media_type else ""
+    body_type = obj.get("mediaType")
+    if body_type is not None and not isinstance(body_type, str):
+        raise InvalidManifest("mediaType must be a string")
+    if body_type and header and mt.is_manifest(header) and body_type != header:
+        raise InvalidManifest(f"mediaType {body_type} in the body differs from {header}")
+    kind = body_type or (header if mt.is_manifest(header) else "") or _guess_media_type(obj)
+    digest = digest_of(raw)
+    if mt.is_schema1(kind):
+        return Schema1Manifest(raw, kind, digest, str(obj.get("name", "")), str(obj.get("tag", "")))
+    if obj.get("schemaVersion") != 2:
+        raise InvalidManifest(f"schemaVersion must be 2, got {obj.get('schemaVersion')!r}")
+    artifact_type = obj.get("artifactType")
+    if artifact_type is not None and not isinstance(artifact_type, str):
+        raise InvalidManifest("artifactType must be a string")
+    subject = (
+        Descriptor.from_dict(obj["subject"], "subject") if obj.get("subject") is not None else None
+    )
+    annotations = _annotations(obj.get("annotations"), "manifest")
+    if mt.is_index(kind):
+        children = obj.get("manifests")
+        if not isinstance(children, list):
+            raise InvalidManifest("index: manifests must be a list")
+        descs = tuple(Descriptor.from_dict(c, f"manifests[{i}]") for i, c in enumerate(children))
+        return Index(raw, kind, digest, descs, subject, annotations, artifact_type)
+    if mt.is_image_manifest(kind):
+        config = Descriptor.from_dict(obj.get("config"), "config")
+        layers = obj.get("layers")
+        if not isinstance(layers, list):
+            raise InvalidManifest("manifest: layers must be a list")
+        descs = tuple(Descriptor.from_dict(x, f"layers[{i}]") for i, x in enumerate(layers))
+        return ImageManifest(raw, kind, digest, config, descs, subject, annotations, artifact_type)
+    raise UnsupportedMediaType(f"not a manifest media type: {kind}", kind)

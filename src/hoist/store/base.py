@@ -1,0 +1,120 @@
+"""The store interface every backend implements, nouns first like the CLI.
+
+A store serves one kind of location (registries, OCI layouts, archives); every method takes the
+reference it acts on. Abilities only some backends have are small extra protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from hoist.model.descriptor import Descriptor
+    from hoist.model.digest import Digest, Readable
+    from hoist.model.manifest import Manifest
+    from hoist.model.reference import LayoutReference, Reference
+
+    Ref = Reference | LayoutReference
+
+__all__ = ["BlobMounter", "BlobReader", "Cataloger", "GarbageCollector", "Store"]
+
+
+class BlobReader(Protocol):
+    """A blob being read: verified against its digest and size when fully consumed."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> BlobReader: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Manifests, blobs, tags and referrers of one kind of location."""
+
+    def manifest_get(self, ref: Ref) -> Manifest:
+        """The manifest a tag or digest names, bytes verified against a digest reference."""
+        ...
+
+    def manifest_head(self, ref: Ref) -> Descriptor:
+        """Media type, digest and size of the manifest, without its body where possible."""
+        ...
+
+    def manifest_put(self, ref: Ref, manifest: Manifest) -> Descriptor:
+        """Store the manifest's exact bytes; tag it when ``ref`` has a tag."""
+        ...
+
+    def manifest_delete(self, ref: Ref) -> None:
+        """Delete the manifest ``ref.digest`` names (and so every tag on it)."""
+        ...
+
+    def blob_get(self, ref: Ref, digest: Digest, size: int | None = None) -> BlobReader:
+        """Open a blob for streaming; reading it to the end verifies size and digest."""
+        ...
+
+    def blob_head(self, ref: Ref, digest: Digest) -> Descriptor:
+        """Digest and size of a blob (BlobNotFound when absent)."""
+        ...
+
+    def blob_put(
+        self,
+        ref: Ref,
+        content: bytes | Readable,
+        *,
+        digest: Digest | None = None,
+        size: int | None = None,
+        media_type: str = "application/octet-stream",
+    ) -> Descriptor:
+        """Store a blob, verified against ``digest``/``size`` when given; skip if present."""
+        ...
+
+    def blob_delete(self, ref: Ref, digest: Digest) -> None:
+        """Delete a blob."""
+        ...
+
+    def tag_list(self, ref: Ref) -> list[str]:
+        """Every tag of the repository or layout, sorted."""
+        ...
+
+    def tag_delete(self, ref: Ref) -> None:
+        """Delete only the tag ``ref.tag``; other tags on the same manifest survive."""
+        ...
+
+    def referrers_list(self, ref: Ref, *, artifact_type: str | None = None) -> list[Descriptor]:
+        """Descriptors of the manifests whose ``subject`` is ``ref.digest``."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and file handles."""
+        ...
+
+
+@runtime_checkable
+class BlobMounter(Protocol):
+    """Stores that can link a blob from another repository without moving its bytes."""
+
+    def blob_mount(self, ref: Ref, source: Ref, digest: Digest) -> bool:
+        """Mount ``digest`` from ``source`` into ``ref``'s repository; False if not mounted."""
+        ...
+
+
+@runtime_checkable
+class Cataloger(Protocol):
+    """Stores that can list their repositories."""
+
+    def repo_list(
+        self, ref: Ref, *, limit: int | None = None, last: str | None = None
+    ) -> list[str]:
+        """Repository names, sorted, ``limit`` at a time after ``last``."""
+        ...
+
+
+@runtime_checkable
+class GarbageCollector(Protocol):
+    """Stores that can delete content nothing references."""
+
+    def gc(self, ref: Ref, *, dry_run: bool = False) -> list[Digest]:
+        """Delete (or with ``dry_run`` only list) unreferenced blobs."""
+        ...

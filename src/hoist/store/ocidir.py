@@ -1,0 +1,396 @@
+"""OCI image layout directories (``ocidir://PATH``) as a store.
+
+Tags are ``org.opencontainers.image.ref.name`` annotations on index.json entries. Every write
+goes to a temporary file inside the layout, is verified and fsynced, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hoist.errors import (
+    BlobNotFound,
+    DigestMismatch,
+    InvalidManifest,
+    ManifestNotFound,
+    NotFound,
+    Unsupported,
+)
+from hoist.model import mediatype as mt
+from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
+from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader
+from hoist.model.manifest import Index, Manifest, parse_manifest
+
+if TYPE_CHECKING:
+    from hoist.model.reference import LayoutReference, Reference
+
+    Ref = Reference | LayoutReference
+
+__all__ = ["OCIDirStore"]
+
+log = logging.getLogger(__name__)
+
+LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
+TMP_PREFIX = ".hoist-tmp-"
+
+
+def _layout_path(ref: Ref) -> Path:
+    path = getattr(ref, "path", None)
+    if path is None:
+        raise Unsupported(f"{ref} is not an OCI layout reference")
+    return Path(path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    tmp = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(target.parent)
+
+
+class OCIDirStore:
+    """Store for OCI image layout directories; safe for concurrent threads and processes."""
+
+    def __init__(self, *, fsync: bool = True) -> None:
+        self._fsync = fsync
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- layout plumbing -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _index_lock(self, root: Path) -> Iterator[None]:
+        key = str(root.resolve())
+        with self._locks_guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            fd = os.open(root, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
+
+    def _ensure_layout(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / "oci-layout").exists():
+            _write_atomic(root / "oci-layout", LAYOUT_FILE)
+        if not (root / "index.json").exists():
+            empty = Index.build([])
+            _write_atomic(root / "index.json", empty.raw)
+
+    def _check_layout(self, root: Path) -> None:
+        if not (root / "oci-layout").is_file() or not (root / "index.json").is_file():
+            raise NotFound(f"{root} is not an OCI layout (no oci-layout or index.json)")
+
+    def _read_index(self, root: Path) -> tuple[Index, dict[str, Any]]:
+        self._check_layout(root)
+        raw = (root / "index.json").read_bytes()
+        try:
+            index = parse_manifest(raw, mt.OCI_INDEX)
+        except InvalidManifest as exc:
+            raise InvalidManifest(f"{root}/index.json: {exc}") from None
+        if not isinstance(index, Index):
+            raise InvalidManifest(f"{root}/index.json is not an image index")
+        return index, index.json()
+
+    def _write_index(self, root: Path, obj: dict[str, Any]) -> None:
+        data = json.dumps(obj, separators=(",", ":")).encode()
+        parse_manifest(data, mt.OCI_INDEX)
+        _write_atomic(root / "index.json", data)
+
+    def _blob_path(self, root: Path, digest: Digest) -> Path:
+        return root / "blobs" / digest.algorithm / digest.hex
+
+    def _resolve(self, ref: Ref) -> Descriptor:
+        root = _layout_path(ref)
+        index, _ = self._read_index(root)
+        if ref.digest is not None:
+            for desc in index.manifests:
+                if desc.digest == ref.digest:
+                    return desc
+            path = self._blob_path(root, ref.digest)
+            if not path.is_file():
+                raise ManifestNotFound(f"manifest {ref.digest} not found in {root}")
+            media_type = parse_manifest(path.read_bytes()).media_type
+            return Descriptor(media_type, ref.digest, path.stat().st_size)
+        tag = ref.tag
+        if tag is None:
+            if len(index.manifests) == 1:
+                return index.manifests[0]
+            tag = "latest"
+        for desc in reversed(index.manifests):
+            if desc.ref_name == tag:
+                return desc
+        tags = sorted({d.ref_name for d in index.manifests if d.ref_name})
+        listed = ", ".join(tags) if tags else "none"
+        raise ManifestNotFound(f"tag {tag!r} not found in {root} (tags: {listed})")
+
+    # -- manifests -------------------------------------------------------------------------
+
+    def manifest_head(self, ref: Ref) -> Descriptor:
+        desc = self._resolve(ref)
+        return Descriptor(desc.media_type, desc.digest, desc.size)
+
+    def manifest_get(self, ref: Ref) -> Manifest:
+        desc = self._resolve(ref)
+        root = _layout_path(ref)
+        path = self._blob_path(root, desc.digest)
+        if not path.is_file():
+            raise ManifestNotFound(f"manifest {desc.digest} is listed but missing in {root}")
+        with open(path, "rb") as f:
+            raw = VerifyingReader(f, desc.digest, desc.size).read()
+        return parse_manifest(raw, desc.media_type)
+
+    def manifest_put(self, ref: Ref, manifest: Manifest) -> Descriptor:
+        root = _layout_path(ref)
+        if ref.digest is not None and ref.digest != manifest.digest:
+            raise DigestMismatch(
+                f"manifest digest {manifest.digest} differs from {ref.digest}",
+                expected=str(ref.digest),
+                actual=str(manifest.digest),
+            )
+        self._ensure_layout(root)
+        self.blob_put(ref, manifest.raw, digest=manifest.digest, size=len(manifest.raw))
+        desc = manifest.descriptor()
+        subject = getattr(manifest, "subject", None)
+        if ref.tag is None and subject is None:
+            return desc
+        with self._index_lock(root):
+            _, obj = self._read_index(root)
+            entries: list[dict[str, Any]] = obj.get("manifests", [])
+            if ref.tag is not None:
+                entries = self._untag(entries, ref.tag)
+                entry = desc.to_dict()
+                entry["annotations"] = {ANNOTATION_REF_NAME: ref.tag}
+                entries.append(entry)
+            elif not any(e.get("digest") == str(desc.digest) for e in entries):
+                # An untagged referrer stays reachable so gc keeps it and referrers finds it.
+                entries.append(desc.to_dict())
+            obj["manifests"] = entries
+            self._write_index(root, obj)
+        return desc
+
+    @staticmethod
+    def _untag(entries: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
+        kept = []
+        for entry in entries:
+            annotations = entry.get("annotations") or {}
+            if annotations.get(ANNOTATION_REF_NAME) == tag:
+                continue
+            kept.append(entry)
+        return kept
+
+    def manifest_delete(self, ref: Ref) -> None:
+        if ref.digest is None:
+            raise Unsupported("delete a manifest by digest; use tag delete for a tag")
+        root = _layout_path(ref)
+        with self._index_lock(root):
+            _, obj = self._read_index(root)
+            entries = obj.get("manifests", [])
+            kept = [e for e in entries if e.get("digest") != str(ref.digest)]
+            path = self._blob_path(root, ref.digest)
+            if len(kept) == len(entries) and not path.exists():
+                raise ManifestNotFound(f"manifest {ref.digest} not found in {root}")
+            obj["manifests"] = kept
+            self._write_index(root, obj)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    # -- blobs -----------------------------------------------------------------------------
+
+    def blob_head(self, ref: Ref, digest: Digest) -> Descriptor:
+        path = self._blob_path(_layout_path(ref), digest)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {digest} not found in {_layout_path(ref)}") from None
+        return Descriptor("application/octet-stream", digest, size)
+
+    def blob_get(self, ref: Ref, digest: Digest, size: int | None = None) -> VerifyingReader:
+        path = self._blob_path(_layout_path(ref), digest)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed by the returned reader
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {digest} not found in {_layout_path(ref)}") from None
+        return VerifyingReader(f, digest, size)
+
+    def blob_put(
+        self,
+        ref: Ref,
+        content: bytes | Readable,
+        *,
+        digest: Digest | None = None,
+        size: int | None = None,
+        media_type: str = "application/octet-stream",
+    ) -> Descriptor:
+        root = _layout_path(ref)
+        self._ensure_layout(root)
+        if digest is not None:
+            target = self._blob_path(root, digest)
+            if target.is_file() and (size is None or target.stat().st_size == size):
+                return Descriptor(media_type, digest, target.stat().st_size)
+        algorithm = digest.algorithm if digest is not None else "sha256"
+        folder = root / "blobs" / algorithm
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        h = hashlib.new(algorithm)
+        written = 0
+        try:
+            with open(tmp, "wb") as f:
+                for chunk in _chunks(content):
+                    written += len(chunk)
+                    if size is not None and written > size:
+                        raise DigestMismatch(
+                            f"blob is larger than the expected {size} bytes",
+                            expected=str(size),
+                            actual=f">{size}",
+                        )
+                    h.update(chunk)
+                    f.write(chunk)
+                if self._fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            actual = Digest(algorithm, h.hexdigest())
+            if size is not None and written != size:
+                raise DigestMismatch(
+                    f"blob {digest or actual}: got {written} bytes, expected {size}",
+                    expected=str(size),
+                    actual=str(written),
+                )
+            if digest is not None and actual != digest:
+                raise DigestMismatch(
+                    f"digest mismatch: expected {digest}, got {actual}",
+                    expected=str(digest),
+                    actual=str(actual),
+                )
+            os.replace(tmp, self._blob_path(root, actual))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return Descriptor(media_type, actual, written)
+
+    def blob_delete(self, ref: Ref, digest: Digest) -> None:
+        path = self._blob_path(_layout_path(ref), digest)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {digest} not found in {_layout_path(ref)}") from None
+
+    # -- tags and referrers ----------------------------------------------------------------
+
+    def tag_list(self, ref: Ref) -> list[str]:
+        index, _ = self._read_index(_layout_path(ref))
+        return sorted({d.ref_name for d in index.manifests if d.ref_name})
+
+    def tag_delete(self, ref: Ref) -> None:
+        if ref.tag is None:
+            raise Unsupported("no tag given to delete")
+        root = _layout_path(ref)
+        with self._index_lock(root):
+            _, obj = self._read_index(root)
+            entries = obj.get("manifests", [])
+            kept = self._untag(entries, ref.tag)
+            if len(kept) == len(entries):
+                raise ManifestNotFound(f"tag {ref.tag!r} not found in {root}")
+            obj["manifests"] = kept
+            self._write_index(root, obj)
+
+    def referrers_list(self, ref: Ref, *, artifact_type: str | None = None) -> list[Descriptor]:
+        if ref.digest is None:
+            raise Unsupported("referrers need a digest; resolve the tag first")
+        root = _layout_path(ref)
+        index, _ = self._read_index(root)
+        out = []
+        for desc in index.manifests:
+            path = self._blob_path(root, desc.digest)
+            if not mt.is_manifest(desc.media_type) or not path.is_file():
+                continue
+            manifest = parse_manifest(path.read_bytes(), desc.media_type)
+            subject = getattr(manifest, "subject", None)
+            if subject is None or subject.digest != ref.digest:
+                continue
+            found_type = getattr(manifest, "artifact_type", None)
+            if found_type is None and hasattr(manifest, "config"):
+                found_type = manifest.config.media_type
+            if artifact_type and found_type != artifact_type:
+                continue
+            annotations = getattr(manifest, "annotations", None) or {}
+            out.append(
+                manifest.descriptor(artifact_type=found_type, annotations=dict(annotations))
+                if annotations
+                else manifest.descriptor(artifact_type=found_type)
+            )
+        return sorted(set(out), key=lambda d: str(d.digest))
+
+    # -- garbage collection ----------------------------------------------------------------
+
+    def gc(self, ref: Ref, *, dry_run: bool = False) -> list[Digest]:
+        root = _layout_path(ref)
+        with self._index_lock(root):
+            index, _ = self._read_index(root)
+            keep: set[Digest] = set()
+            todo = list(index.manifests)
+            while todo:
+                desc = todo.pop()
+                if desc.digest in keep:
+                    continue
+                keep.add(desc.digest)
+                path = self._blob_path(root, desc.digest)
+                if mt.is_manifest(desc.media_type) and path.is_file():
+                    child = parse_manifest(path.read_bytes(), desc.media_type)
+                    if not mt.is_schema1(child.media_type):
+                        todo.extend(child.referenced())
+            removed: list[Digest] = []
+            blobs = root / "blobs"
+            for folder in sorted(blobs.iterdir()) if blobs.is_dir() else []:
+                for path in sorted(folder.iterdir()):
+                    if path.name.startswith(TMP_PREFIX):
+                        if not dry_run:
+                            path.unlink()
+                        continue
+                    try:
+                        digest = Digest(folder.name, path.name)
+                    except ValueError:
+                        continue
+                    if digest not in keep:
+                        removed.append(digest)
+                        if not dry_run:
+                            path.unlink()
+            return removed
+
+    def close(self) -> None:
+        """Nothing to release: files are opened per call."""
+
+
+def _chunks(content: bytes | Readable) -> Iterator[bytes]:
+    if isinstance(content, bytes | bytearray | memoryview):
+        yield bytes(content)
+        return
+    while chunk := content.read(CHUNK):
+        yield chunk

@@ -1,0 +1,3 @@
+"""Test configuration: load the real-registry fixtures (tests/registry_fixtures.py)."""
+
+pytest_plugins = ["registry_fixtures"]
