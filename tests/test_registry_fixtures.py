@@ -12,6 +12,7 @@ import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -387,7 +388,7 @@ def test_copy_between_anonymous_registries(
 
 
 def test_restart_keeps_port_and_optionally_data(
-    make_registry: Any, tmp_path: Path, repo_name: str
+    make_registry: Callable[..., RegistryServer], tmp_path: Path, repo_name: str
 ) -> None:
     reg: RegistryServer = make_registry("anon")
     host = reg.host

@@ -63,7 +63,7 @@ class Platform:
         os_version = None
         if options:
             key, eq, value = options.partition("=")
-            if key != "osversion" or not eq or not value:
+            if key != "osversion" or not eq or not value or "," in value:
                 raise InvalidPlatform(f"invalid platform option {options!r}: want osversion=X")
             os_version = value
         variant = parts[2] if len(parts) == 3 else None

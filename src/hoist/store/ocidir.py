@@ -176,6 +176,7 @@ class OCIDirStore:
                 actual=str(manifest.digest),
             )
         self._ensure_layout(root)
+        self._read_index(root)  # refuse a broken layout before writing anything
         self.blob_put(ref, manifest.raw, digest=manifest.digest, size=len(manifest.raw))
         desc = manifest.descriptor()
         subject = getattr(manifest, "subject", None)

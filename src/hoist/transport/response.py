@@ -1,0 +1,197 @@
+"""The HTTP response a Transport returns, and the errors an unexpected answer turns into."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from urllib3 import exceptions as u3
+
+from hoist.errors import AuthError, HoistError, RegistryError, TransportError
+from hoist.model.digest import CHUNK
+
+if TYPE_CHECKING:
+    from urllib3 import BaseHTTPResponse
+
+__all__ = ["Response", "error_summary", "exception_reason", "parse_errors", "status_error"]
+
+MAX_ERROR_BODY = 64 * 1024
+"""How much of an error body is read to find the registry's error."""
+
+
+class Response:
+    """A response: status, headers (case-insensitive), final url, and the body.
+
+    Bodies are streamed: ``read(n)`` or ``stream()``, then ``close()`` (or use ``with``). A response
+    made with ``stream=False`` was read whole and released already; ``read()`` returns it.
+    """
+
+    def __init__(self, raw: BaseHTTPResponse, url: str, *, preload: bool = False) -> None:
+        self._raw = raw
+        self.status: int = raw.status
+        self.reason: str = raw.reason or ""
+        self.headers: Mapping[str, str] = raw.headers
+        self.url = url
+        self._data: bytes | None = None
+        self._pos = 0
+        if preload:
+            try:
+                self._data = self.read()
+            finally:
+                self.close()
+
+    def read(self, n: int = -1, /) -> bytes:
+        """Up to ``n`` bytes (all when ``n`` < 0); ``b""`` at the end."""
+        if self._data is not None:
+            end = len(self._data) if n < 0 else min(len(self._data), self._pos + n)
+            data, self._pos = self._data[self._pos : end], end
+            return data
+        if n == 0:
+            return b""
+        try:
+            return self._raw.read(None if n < 0 else n, decode_content=False)
+        except (u3.HTTPError, OSError) as exc:
+            self.close()
+            where = urlsplit(self.url)
+            raise TransportError(
+                f"{where.netloc}: connection lost reading {where.path}: {exception_reason(exc)}"
+            ) from exc
+
+    def stream(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """The body in chunks of at most ``chunk_size`` bytes."""
+        while data := self.read(chunk_size):
+            yield data
+
+    @property
+    def location(self) -> str | None:
+        """The ``Location`` header made absolute against this response's url."""
+        loc = self.headers.get("Location")
+        return urljoin(self.url, loc) if loc else None
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.headers.get("Content-Length")
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def close(self) -> None:
+        """Release the connection: back to the pool when the body was read, else closed."""
+        raw = self._raw
+        if raw.isclosed():
+            raw.release_conn()
+            return
+        remaining = getattr(raw, "length_remaining", None)
+        if remaining is not None and remaining <= MAX_ERROR_BODY:
+            raw.drain_conn()
+        else:
+            raw.close()
+        raw.release_conn()
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.url}>"
+
+
+def parse_errors(body: bytes) -> list[tuple[str, str, Any]]:
+    """``(code, message, detail)`` for each entry of a registry error body ``{"errors": [...]}``."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [
+        (str(e.get("code") or "UNKNOWN"), str(e.get("message") or ""), e.get("detail"))
+        for e in errors
+        if isinstance(e, dict)
+    ]
+
+
+def error_summary(body: bytes) -> str:
+    """One line from an error body: ``CODE: message``, an OAuth error, or the start of its text."""
+    errors = parse_errors(body)
+    if errors:
+        code, message, _ = errors[0]
+        return f"{code}: {message}" if message else code
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        description = data.get("error_description")
+        return f"{data['error']}: {description}" if description else data["error"]
+    lines = body[:200].decode("utf-8", "replace").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def status_error(response: Response, method: str, *, auth: str | None) -> HoistError:
+    """The error for an unexpected status; reads at most MAX_ERROR_BODY bytes of the body.
+
+    ``auth`` describes how the request was authenticated at its registry (``as alice``); a 401 or
+    403 then is an AuthError. Anything else is a RegistryError carrying the registry's ``code``
+    (or ``HTTP <status>`` when the body has none) and ``status``.
+    """
+    try:
+        body = b"" if method == "HEAD" else response.read(MAX_ERROR_BODY)
+    except TransportError:
+        body = b""
+    finally:
+        response.close()
+    where = urlsplit(response.url)
+    target = f"{method} {where.netloc}{where.path}"
+    status = response.status
+    if auth is not None and status in (401, 403):
+        summary = error_summary(body) or response.reason
+        verb = "denied" if status == 403 else "unauthorized"
+        return AuthError(f"{where.netloc}: {verb} ({status} {summary}) for {method} {where.path} {auth}")
+    errors = parse_errors(body)
+    if errors:
+        code, message, detail = errors[0]
+        if len(errors) > 1:
+            message += "; " + "; ".join(f"{c}: {m}" for c, m, _ in errors[1:])
+        return RegistryError(code, message, status=status, detail=detail, where=target)
+    text = error_summary(body) or response.reason
+    return RegistryError(f"HTTP {status}", text, status=status, where=target)
+
+
+def exception_reason(exc: BaseException) -> str:
+    """A short one-line reason for a connection-level exception (``connection refused``, ...)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {e.verify_message or e.reason}"
+        if isinstance(e, ssl.SSLError):
+            return f"TLS: {e.reason or e}"
+        if isinstance(e, u3.NameResolutionError):
+            return "cannot resolve host name"
+        if isinstance(e, (u3.ReadTimeoutError, u3.ConnectTimeoutError, TimeoutError)) and not (
+            isinstance(e, u3.NewConnectionError)
+        ):
+            return "timed out"
+        if isinstance(e, (u3.IncompleteRead, http.client.IncompleteRead)):
+            return "connection closed before the end of the body"
+        if isinstance(e, http.client.RemoteDisconnected):
+            return "server closed the connection without answering"
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror[0].lower() + e.strerror[1:]
+        todo.extend(a for a in e.args if isinstance(a, BaseException))
+        todo.extend(c for c in (e.__cause__, e.__context__) if c is not None)
+    text = " ".join(str(exc).split())
+    return text[:200] or type(exc).__name__
