@@ -59,7 +59,7 @@ class ContainerConfig:
             return cls()
         if not isinstance(obj, dict):
             raise InvalidConfig("config must be an object")
-        labels = obj.get("Labels") or {}
+        labels = {} if obj.get("Labels") is None else obj["Labels"]
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
             raise InvalidConfig("config.Labels must map strings to strings")
         return cls(
@@ -193,18 +193,21 @@ def parse_config(raw: bytes) -> ImageConfig:
     """Parse an image config blob (OCI or Docker); raises InvalidConfig."""
     try:
         obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidConfig(f"config is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise InvalidConfig("config is not a JSON object")
-    rootfs = obj.get("rootfs") or {}
+    rootfs = {} if obj.get("rootfs") is None else obj["rootfs"]
     if not isinstance(rootfs, dict):
         raise InvalidConfig("rootfs must be an object")
+    raw_diff_ids = [] if rootfs.get("diff_ids") is None else rootfs["diff_ids"]
+    if not isinstance(raw_diff_ids, list):
+        raise InvalidConfig("rootfs.diff_ids must be a list")
     try:
-        diff_ids = tuple(Digest.parse(d) for d in rootfs.get("diff_ids") or [])
+        diff_ids = tuple(Digest.parse(d) for d in raw_diff_ids)
     except (ValueError, TypeError, AttributeError) as exc:
         raise InvalidConfig(f"rootfs.diff_ids: {exc}") from None
-    history = obj.get("history") or []
+    history = [] if obj.get("history") is None else obj["history"]
     if not isinstance(history, list):
         raise InvalidConfig("history must be a list")
     return ImageConfig(

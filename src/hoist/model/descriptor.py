@@ -91,7 +91,7 @@ class Descriptor:
         size = obj.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidManifest(f"{where}: size missing or not a non-negative integer")
-        urls = obj.get("urls") or []
+        urls = [] if obj.get("urls") is None else obj["urls"]
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
             raise InvalidManifest(f"{where}: urls must be a list of strings")
         platform = None

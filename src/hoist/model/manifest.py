@@ -181,7 +181,7 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
         raise InvalidManifest(f"manifest of {len(raw)} bytes is over the 4 MiB limit")
     try:
         obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidManifest(f"manifest is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise InvalidManifest("manifest is not a JSON object")
@@ -194,6 +194,8 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
     kind = body_type or (header if mt.is_manifest(header) else "") or _guess_media_type(obj)
     digest = digest_of(raw)
     if mt.is_schema1(kind):
+        if obj.get("schemaVersion") != 1 or not isinstance(obj.get("fsLayers"), list):
+            raise InvalidManifest("schema1 manifest needs schemaVersion 1 and an fsLayers list")
         return Schema1Manifest(raw, kind, digest, str(obj.get("name", "")), str(obj.get("tag", "")))
     if obj.get("schemaVersion") != 2:
         raise InvalidManifest(f"schemaVersion must be 2, got {obj.get('schemaVersion')!r}")

@@ -72,6 +72,12 @@ class Platform:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Platform:
         """From the JSON object of a descriptor's ``platform`` field."""
+        if isinstance(data, Mapping) and not (
+            all(isinstance(data.get(k), str) for k in ("os", "architecture"))
+            and all(isinstance(data.get(k), str | None) for k in ("variant", "os.version"))
+            and isinstance(data.get("os.features"), list | None)
+        ):
+            raise InvalidPlatform(f"invalid platform object {data!r}")
         try:
             features = data.get("os.features") or ()
             return cls(
