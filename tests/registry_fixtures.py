@@ -372,3 +372,48 @@ def unique_repo_name(test_name: str) -> str:
 def repo_name(request: pytest.FixtureRequest) -> str:
     """A fresh repository name for this test, e.g. ``test/push-basic-1a2b3c``."""
     return unique_repo_name(request.node.name)
+
+
+class StaticCredentials:
+    """A credential provider with one fixed login per host (tests never read ~/.docker)."""
+
+    def __init__(self, logins: dict[str, tuple[str, str]]) -> None:
+        self.logins = logins
+
+    def get(self, host: str) -> Any:
+        from hoist.transport.credentials import Credentials
+
+        login = self.logins.get(host)
+        return Credentials(*login) if login else None
+
+
+def registry_store_options(server: RegistryServer, factory: Any = None) -> dict[str, Any]:
+    """RegistryStore keyword options for ``server``: plain HTTP, its login, fast retries."""
+    from hoist.transport.settings import RegistrySettings
+
+    logins = {}
+    if server.username and server.password:
+        logins[server.host] = (server.username, server.password)
+    return {
+        "credentials": StaticCredentials(logins),
+        "settings": {server.host: RegistrySettings(tls="disabled")},
+        "backoff": 0.01,
+        "retry_time": 10.0,
+    }
+
+
+@pytest.fixture
+def registry_store(request: pytest.FixtureRequest) -> Iterator[Callable[[RegistryServer], Any]]:
+    """Factory ``registry_store(server)``: a RegistryStore for ``server``, closed after the test."""
+    from hoist.store.registry import RegistryStore
+
+    stores: list[Any] = []
+
+    def make(server: RegistryServer, **options: Any) -> Any:
+        store = RegistryStore(**{**registry_store_options(server), **options})
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()

@@ -503,3 +503,27 @@ def test_layout_round_trip(
     assert parse_reference(text) == ref
     assert LayoutReference.parse(text) == ref
     assert str(parse_reference(text)) == text
+
+
+ref_chars = "aZ09._-/:@[]%! " + "ocidr" + "sha256" + "\u00e9"
+
+
+@given(st.text(alphabet=ref_chars, max_size=40) | st.text(max_size=20))
+def test_parse_any_text(text: str) -> None:
+    """Any text parses to a value that round-trips, or raises InvalidReference, nothing else."""
+    try:
+        ref = parse_reference(text)
+    except InvalidReference:
+        return
+    assert parse_reference(str(ref)) == ref
+    if isinstance(ref, Reference):
+        assert Reference.parse(ref.familiar) == ref
+
+
+@given(st.sampled_from(["ocidir://", "localhost:5000/x", "ubuntu"]), st.text(max_size=20))
+def test_parse_any_suffix(prefix: str, suffix: str) -> None:
+    try:
+        ref = parse_reference(prefix + suffix)
+    except InvalidReference:
+        return
+    assert parse_reference(str(ref)) == ref

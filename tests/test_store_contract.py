@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from registry_fixtures import registry_store_options
 
 from hoist.errors import BlobNotFound, DigestMismatch, ManifestNotFound
 from hoist.model import mediatype as mt
@@ -41,11 +42,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Any
             return LayoutReference("ocidir", str(tmp_path / uuid.uuid4().hex[:8]), "latest")
 
     else:
-        registry_store = pytest.importorskip("hoist.store.registry")
+        from hoist.store.registry import RegistryStore
+
         server = request.getfixturevalue(kind)
-        store = registry_store.RegistryStore(
-            **_registry_options(server, request.getfixturevalue("tmp_path_factory"))
-        )
+        store = RegistryStore(**registry_store_options(server))
 
         def make() -> Ref:
             return Reference(server.host, f"contract/{uuid.uuid4().hex[:10]}", "latest")
@@ -54,13 +54,6 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Any
         yield store, make
     finally:
         store.close()
-
-
-def _registry_options(server: Any, factory: Any) -> dict[str, Any]:
-    from registry_fixtures import registry_store_options
-
-    options: dict[str, Any] = registry_store_options(server, factory)
-    return options
 
 
 def _blob(n: int = 1000) -> bytes:

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "image": ("hoist.cli.image", "image", "Inspect images: digest, config, layers."),
     "tag": ("hoist.cli.tag", "tag", "List and delete tags."),
     "demo": ("hoist.cli.demo", "demo", "Walk through what an image is, on a sample."),
+    "layer": ("hoist.cli.layer", "layer", "List the files of a layer."),
+    "serve": ("hoist.cli.serve", "serve", "Run an OCI registry on this machine."),
 }
 
 

@@ -29,7 +29,8 @@ from hoist.errors import (
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
 from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader
-from hoist.model.manifest import Index, Manifest, parse_manifest
+from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
+from hoist.store.referrers import referrer_descriptor
 
 if TYPE_CHECKING:
     from hoist.model.reference import LayoutReference, Reference
@@ -336,17 +337,12 @@ class OCIDirStore:
             subject = getattr(manifest, "subject", None)
             if subject is None or subject.digest != ref.digest:
                 continue
-            found_type = getattr(manifest, "artifact_type", None)
-            if found_type is None and hasattr(manifest, "config"):
-                found_type = manifest.config.media_type
-            if artifact_type and found_type != artifact_type:
+            if not isinstance(manifest, ImageManifest | Index):
                 continue
-            annotations = getattr(manifest, "annotations", None) or {}
-            out.append(
-                manifest.descriptor(artifact_type=found_type, annotations=dict(annotations))
-                if annotations
-                else manifest.descriptor(artifact_type=found_type)
-            )
+            desc = referrer_descriptor(manifest)
+            if artifact_type and desc.artifact_type != artifact_type:
+                continue
+            out.append(desc)
         return sorted(set(out), key=lambda d: str(d.digest))
 
     # -- garbage collection ----------------------------------------------------------------

@@ -34,7 +34,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TokenFetch = Callable[[str, str, Mapping[str, str], bytes | None], tuple[int, Mapping[str, str], bytes]]
+TokenFetch = Callable[
+    [str, str, Mapping[str, str], bytes | None], tuple[int, Mapping[str, str], bytes]
+]
 """``fetch(method, url, headers, body) -> (status, headers, body)``: an unauthenticated HTTP
 exchange with retries and redirects, supplied by the Transport."""
 
@@ -140,7 +142,7 @@ class _Parser:
         return name.lower(), self.token() or ""
 
     def quoted(self) -> str:
-        """A quoted-string; backslash escapes the next character; an unclosed quote runs to the end."""
+        """A quoted-string; backslash escapes the next character; unclosed runs to the end."""
         out: list[str] = []
         i = self.pos + 1
         while i < len(self.text):

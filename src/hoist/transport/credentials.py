@@ -1,8 +1,8 @@
 """Registry credentials from Docker's ``config.json`` and its credential helpers.
 
-The file is ``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``. Credentials come from, in
-order: the helper named for the registry in ``credHelpers``, else the ``credsStore`` helper; then the
-``auths`` entry (``auth`` = base64 ``user:password``, or ``username``/``password``, and
+The file is ``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``. Credentials come from,
+in order: the helper named for the registry in ``credHelpers``, else the ``credsStore`` helper;
+then the ``auths`` entry (``auth`` = base64 ``user:password``, or ``username``/``password``, and
 ``identitytoken``). Helpers speak the ``docker-credential-<name> get|store|erase`` protocol.
 
 Registry keys match loosely: ``https://reg:5000/v2/``, ``reg:5000`` and ``http://reg:5000`` are one
@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 HUB_SERVER_URL = "https://index.docker.io/v1/"
 """The key Docker keeps Docker Hub's credentials under."""
 
-_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+_HUB_HOSTS = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+)
 _TOKEN_USER = "<token>"
 _NOT_FOUND = "credentials not found"
 
@@ -100,7 +102,7 @@ class CredentialStore:
         return self._decode(*found) if found else None
 
     def store(self, host: str, creds: Credentials) -> None:
-        """Save ``creds`` for ``host``: through the registry's helper if one is set, else in the file."""
+        """Save ``creds`` for ``host``: through its helper if one is set, else in the file."""
         data = read_json_file(self.path)
         helper = self.helper_for(host, data)
         if helper is not None:
@@ -137,7 +139,7 @@ class CredentialStore:
             atomic_write_json(self.path, data)
 
     def helper_for(self, host: str, data: dict[str, Any] | None = None) -> str | None:
-        """The credential helper name for ``host``: its ``credHelpers`` entry, else ``credsStore``."""
+        """The helper for ``host``: its ``credHelpers`` entry, else ``credsStore``, else None."""
         if data is None:
             data = read_json_file(self.path)
         helpers = data.get("credHelpers") or {}
@@ -155,10 +157,12 @@ class CredentialStore:
         if encoded:
             try:
                 username, sep, password = base64.b64decode(str(encoded)).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError) as exc:
-                raise InvalidInput(f"{self.path}: auths[{key!r}].auth is not base64 of user:password") from exc
+            except (binascii.Error, UnicodeDecodeError):
+                sep = ""
             if not sep:
-                raise InvalidInput(f"{self.path}: auths[{key!r}].auth is not base64 of user:password")
+                raise InvalidInput(
+                    f"{self.path}: auths[{key!r}].auth is not base64 of user:password"
+                )
         token = str(entry.get("identitytoken") or "")
         if not (username or password or token):
             return None
@@ -182,7 +186,7 @@ class CredentialStore:
         return Credentials(username, secret) if (username or secret) else None
 
     def _run_helper(self, helper: str, action: str, stdin: str, host: str) -> str | None:
-        """Run ``docker-credential-<helper> <action>``; None when it says credentials are not found."""
+        """Run ``docker-credential-<helper> <action>``; None when it answers "not found"."""
         program = f"docker-credential-{helper}"
         try:
             proc = subprocess.run(

@@ -17,7 +17,14 @@ from hoist.model.digest import CHUNK
 if TYPE_CHECKING:
     from urllib3 import BaseHTTPResponse
 
-__all__ = ["Response", "error_summary", "exception_reason", "parse_errors", "status_error"]
+__all__ = [
+    "Response",
+    "error_summary",
+    "exception_reason",
+    "parse_errors",
+    "release",
+    "status_error",
+]
 
 MAX_ERROR_BODY = 64 * 1024
 """How much of an error body is read to find the registry's error."""
@@ -82,16 +89,7 @@ class Response:
 
     def close(self) -> None:
         """Release the connection: back to the pool when the body was read, else closed."""
-        raw = self._raw
-        if raw.isclosed():
-            raw.release_conn()
-            return
-        remaining = getattr(raw, "length_remaining", None)
-        if remaining is not None and remaining <= MAX_ERROR_BODY:
-            raw.drain_conn()
-        else:
-            raw.close()
-        raw.release_conn()
+        release(self._raw)
 
     def __enter__(self) -> Response:
         return self
@@ -101,6 +99,18 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.url}>"
+
+
+def release(raw: BaseHTTPResponse) -> None:
+    """Let go of a raw response: its connection goes back to the pool when the rest of the body is
+    small enough to drain, else it is closed."""
+    if not raw.closed:
+        remaining = getattr(raw, "length_remaining", None)
+        if remaining is not None and remaining <= MAX_ERROR_BODY:
+            raw.drain_conn()
+        else:
+            raw.close()
+    raw.release_conn()
 
 
 def parse_errors(body: bytes) -> list[tuple[str, str, Any]]:
@@ -155,7 +165,9 @@ def status_error(response: Response, method: str, *, auth: str | None) -> HoistE
     if auth is not None and status in (401, 403):
         summary = error_summary(body) or response.reason
         verb = "denied" if status == 403 else "unauthorized"
-        return AuthError(f"{where.netloc}: {verb} ({status} {summary}) for {method} {where.path} {auth}")
+        return AuthError(
+            f"{where.netloc}: {verb} ({status} {summary}) for {method} {where.path} {auth}"
+        )
     errors = parse_errors(body)
     if errors:
         code, message, detail = errors[0]

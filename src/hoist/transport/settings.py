@@ -11,6 +11,7 @@ Keys other than ``registries`` are kept as they are when the file is saved.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tempfile
@@ -28,6 +29,7 @@ __all__ = [
     "TLSMode",
     "atomic_write_json",
     "config_path",
+    "is_loopback",
     "load_config",
     "normalize_host",
     "read_json_file",
@@ -41,6 +43,21 @@ TLSMode = Literal["enabled", "insecure", "disabled"]
 the registry does not speak TLS); ``disabled``: plain http."""
 
 _TLS_MODES: tuple[str, ...] = get_args(TLSMode)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, ``127.0.0.0/8`` or ``::1``, with or without a port."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1 : name.find("]")]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def normalize_host(text: str) -> str:
@@ -61,7 +78,9 @@ class RegistrySettings:
 
     def __post_init__(self) -> None:
         if self.tls not in _TLS_MODES:
-            raise InvalidInput(f"invalid tls mode {self.tls!r}: want one of {', '.join(_TLS_MODES)}")
+            raise InvalidInput(
+                f"invalid tls mode {self.tls!r}: want one of {', '.join(_TLS_MODES)}"
+            )
 
     @classmethod
     def from_json(cls, data: Any, where: str = "") -> RegistrySettings:
@@ -71,10 +90,10 @@ class RegistrySettings:
         ca_file = data.get("ca_file")
         if ca_file is not None and not isinstance(ca_file, str):
             raise InvalidInput(f"{where}: ca_file must be a string")
-        tls = data.get("tls", "enabled")
-        if tls not in _TLS_MODES:
-            raise InvalidInput(f"{where}: invalid tls mode {tls!r}: want one of {', '.join(_TLS_MODES)}")
-        return cls(tls=cast(TLSMode, tls), ca_file=ca_file)
+        try:
+            return cls(tls=cast(TLSMode, data.get("tls", "enabled")), ca_file=ca_file)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {exc}") from None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object stored for a registry."""
@@ -91,9 +110,7 @@ _DEFAULT = RegistrySettings()
 class HoistConfig:
     """Hoist's config file, loaded. ``registry(host)`` is the lookup a Transport takes."""
 
-    registries: Mapping[str, RegistrySettings] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    registries: Mapping[str, RegistrySettings] = field(default_factory=lambda: MappingProxyType({}))
     other: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     """Top-level keys hoist does not know, kept as they were."""
 
@@ -148,7 +165,7 @@ def read_json_file(path: Path) -> dict[str, Any]:
 
 
 def atomic_write_json(path: Path, data: Mapping[str, Any], mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half."""
+    """Write ``data`` to ``path`` via a temporary file and a rename: readers never see half."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
