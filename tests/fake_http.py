@@ -137,14 +137,16 @@ class FakeServer:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
-        self.httpd = ThreadingHTTPServer((address, 0), _Handler)
+        self.httpd = _Quiet((address, 0), _Handler)
         self.httpd.daemon_threads = True
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*tls)
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.host = f"{address}:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def requests(self, path: str | None = None) -> list[Seen]:
@@ -163,6 +165,16 @@ class FakeServer:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class _Quiet(ThreadingHTTPServer):
+    """Clients that hang up mid-answer are expected here; don't print their tracebacks."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 def _read_chunked(h: BaseHTTPRequestHandler) -> bytes:

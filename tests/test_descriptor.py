@@ -85,9 +85,7 @@ VALID = [
         id="artifact-type",
     ),
     pytest.param(obj(data=HELLO_B64), {"data": HELLO}, id="data-matches"),
-    pytest.param(
-        obj(digest=D_EMPTY, size=0, data=""), {"data": b"", "size": 0}, id="data-empty"
-    ),
+    pytest.param(obj(digest=D_EMPTY, size=0, data=""), {"data": b"", "size": 0}, id="data-empty"),
     pytest.param(
         obj(digest=D_HELLO_512, data=HELLO_B64),
         {"digest": Digest.parse(D_HELLO_512), "data": HELLO},
@@ -176,9 +174,7 @@ INVALID = [
         "architecture",
         id="platform-arch-slash",
     ),
-    pytest.param(
-        obj(platform={"os": "", "architecture": "amd64"}), "os", id="platform-os-empty"
-    ),
+    pytest.param(obj(platform={"os": "", "architecture": "amd64"}), "os", id="platform-os-empty"),
     pytest.param(
         obj(platform={"os": "linux", "architecture": "arm64", "variant": 8}),
         "platform",
@@ -284,7 +280,7 @@ def test_to_dict_is_fresh() -> None:
 
 
 _media = st.sampled_from([mt.OCI_LAYER_GZIP, mt.OCI_MANIFEST, mt.OCI_CONFIG, "text/plain"])
-_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
 _word = st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,9}", fullmatch=True)
 _platforms = st.builds(
     Platform,

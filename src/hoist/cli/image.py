@@ -53,6 +53,29 @@ def image_config(ctx: click.Context, reference: str, platform: Platform | None) 
     emit_bytes(_image(ctx, reference, platform).config_bytes)
 
 
+@image.command("ratelimit")
+@click.argument("reference")
+@format_option("text", "json")
+@click.pass_context
+def image_ratelimit(ctx: click.Context, reference: str, fmt: str) -> None:
+    """Show Docker Hub's pull rate limit for REFERENCE (a HEAD request, not counted as a pull)."""
+    from hoist.errors import Unsupported
+
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    store = client.store(ref)
+    check = getattr(store, "ratelimit", None)
+    if check is None:
+        raise Unsupported(f"{ref} is not on a registry")
+    info = check(ref)
+    if fmt == "json":
+        emit_json(info)
+    elif info["limit"] is None:
+        click.echo(f"{ref.name}: no rate limit reported")
+    else:
+        click.echo(table([(f"{k.capitalize()}:", v or "-") for k, v in info.items()]))
+
+
 def inspect_data(img: Image) -> dict[str, Any]:
     """The ``docker image inspect``-like view of an image."""
     cfg = img.config

@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tag": ("hoist.cli.tag", "tag", "List and delete tags."),
     "demo": ("hoist.cli.demo", "demo", "Walk through what an image is, on a sample."),
     "layer": ("hoist.cli.layer", "layer", "List the files of a layer."),
+    "repo": ("hoist.cli.repo", "repo", "List the repositories of a registry."),
+    "registry": ("hoist.cli.registry", "registry", "Log in, log out, per-registry settings."),
     "serve": ("hoist.cli.serve", "serve", "Run an OCI registry on this machine."),
 }
 

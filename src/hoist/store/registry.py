@@ -89,8 +89,17 @@ class RegistryStore:
 
     @staticmethod
     def _not_found(exc: RegistryError, codes: set[str], cls: type[NotFound], what: str) -> None:
-        if exc.status == 404 and (exc.code in codes or exc.code.startswith("HTTP")):
-            raise cls(f"{exc.code}: {exc.message or 'not found'} ({what})") from None
+        """Raise ``cls`` for a 404; a body-less answer (HEAD) gets the spec's code for it."""
+        if exc.status != 404 or not (exc.code in codes or exc.code.startswith("HTTP")):
+            return
+        if exc.code.startswith("HTTP"):
+            text = {
+                BlobNotFound: "BLOB_UNKNOWN: blob unknown to registry",
+                ManifestNotFound: "MANIFEST_UNKNOWN: manifest unknown",
+            }.get(cls, "NAME_UNKNOWN: repository name not known to registry")
+        else:
+            text = f"{exc.code}: {exc.message or 'not found'}"
+        raise cls(f"{text} ({what})") from None
 
     # -- manifests -------------------------------------------------------------------------
 
@@ -316,16 +325,21 @@ class RegistryStore:
         headers = {"Content-Type": "application/octet-stream"}
         if size is not None:
             headers["Content-Length"] = str(size)
-        self.transport.request(
-            "PUT",
-            r.api_host,
-            location,
-            query=[("digest", str(digest))],
-            headers=headers,
-            body=counter if size is not None else counter.chunks(),
-            scopes=self._scope(r, "pull,push"),
-            expect=(201,),
-        )
+        try:
+            self.transport.request(
+                "PUT",
+                r.api_host,
+                location,
+                query=[("digest", str(digest))],
+                headers=headers,
+                body=counter if size is not None else counter.chunks(),
+                scopes=self._scope(r, "pull,push"),
+                expect=(201,),
+            )
+        except RegistryError as exc:
+            if exc.code in ("DIGEST_INVALID", "SIZE_INVALID", "BLOB_UPLOAD_INVALID"):
+                counter.verify()  # our content was at fault: say so as a DigestMismatch
+            raise
         counter.verify()
         return digest, counter.count
 
@@ -687,3 +701,24 @@ class _Counting:
                 actual=str(actual),
             )
         return actual
+
+
+class _OneLogin:
+    def __init__(self, creds: Any) -> None:
+        self._creds = creds
+
+    def get(self, host: str) -> Any:
+        return self._creds
+
+
+def registry_login_check(host: str, credentials: Any, **transport_options: Any) -> None:
+    """Verify ``credentials`` against ``host`` (``GET /v2/``); raises AuthError when refused."""
+    from hoist.transport.http import Transport
+
+    if "settings" not in transport_options:
+        from hoist.transport.settings import load_config
+
+        transport_options["settings"] = load_config().registry
+    api_host = Reference(host, "x").api_host
+    with Transport(credentials=_OneLogin(credentials), **transport_options) as transport:
+        transport.request("GET", api_host, "/v2/", expect=(200,))

@@ -131,10 +131,10 @@ class Transport:
         ``redirect=False``; Authorization is only ever sent to ``host``.
         """
         host = _host(host)
+        self._ensure_ping(host)
         url = path if "://" in path else f"{self.scheme(host)}://{host}{path}"
         if query:
             url += ("&" if "?" in url else "?") + urlencode(list(query))
-        self._ensure_ping(host)
         raw, url, at_registry = self._exchange(
             method, url, headers or {}, RequestBody(body), host, list(scopes), redirect
         )
@@ -355,9 +355,9 @@ class Transport:
         if not (tls == "insecure" or (tls == "enabled" and is_loopback(host))):
             return False
         with self._lock:
-            if host in self._schemes:
-                return False
-            self._schemes[host] = "http"
+            known = self._schemes.setdefault(host, "http")
+        if known != "http":
+            return False  # https worked before: this is a real failure
         log.info("%s: no TLS (%s); using plain http", host, exception_reason(exc))
         return True
 
