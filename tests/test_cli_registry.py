@@ -20,7 +20,9 @@ from hoist.store.ocidir import OCIDirStore
 AUTHS = ["registry_anon", "registry_basic", "registry_token"]
 
 
-DOCKER_LIST = base_image([Platform("linux", "amd64"), Platform("linux", "arm64", "v8")], docker=True)
+DOCKER_LIST = base_image(
+    [Platform("linux", "amd64"), Platform("linux", "arm64", "v8")], docker=True
+)
 
 
 @pytest.fixture(scope="module")
@@ -178,5 +180,5 @@ def test_login_wrong_password_and_logout(
 
 def test_registry_config_shows_settings(env: Path, capsysbinary: Any) -> None:
     assert run(capsysbinary, "registry", "set", "reg.example:5000", "--tls", "insecure")[0] == 0
-    code, out, _ = run(capsysbinary, "registry", "config", "--format", "json")
+    _, out, _ = run(capsysbinary, "registry", "config", "--format", "json")
     assert json.loads(out) == {"reg.example:5000": {"tls": "insecure"}}

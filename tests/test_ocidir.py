@@ -99,7 +99,7 @@ def test_malformed_index_json(
     root = Path(ref.path)
     (root / "index.json").write_bytes(content)
     before = _snapshot(root)
-    with pytest.raises(error, match="index.json"):
+    with pytest.raises(error, match=r"index\.json"):
         store.manifest_get(ref.with_tag("base"))
     with pytest.raises(error):
         store.manifest_put(ref.with_tag("new"), base_image([Platform("linux", "amd64")]).top)

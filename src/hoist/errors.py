@@ -8,9 +8,13 @@
      │    ├── InvalidDigest
      │    ├── InvalidPlatform
      │    ├── InvalidManifest                  bad JSON, missing fields, over 4 MiB
-     │    └── InvalidConfig
+     │    ├── InvalidConfig
+     │    └── InvalidLayer                     corrupt compression or tar data in a layer
      ├── UnsupportedMediaType (also ValueError) e.g. schema1 for writing
      ├── DigestMismatch                        content is not what its descriptor says
+     ├── UnsafeLayer                           a layer that would escape its root (``..``,
+     │    │                                    absolute paths, links pointing out, link loops)
+     │    └── LayerTooLarge                    more uncompressed bytes than the limit (a bomb)
      ├── NotFound
      │    ├── ManifestNotFound
      │    ├── BlobNotFound
@@ -36,14 +40,17 @@ __all__ = [
     "InvalidConfig",
     "InvalidDigest",
     "InvalidInput",
+    "InvalidLayer",
     "InvalidManifest",
     "InvalidPlatform",
     "InvalidReference",
+    "LayerTooLarge",
     "ManifestNotFound",
     "NotFound",
     "PlatformNotFound",
     "RegistryError",
     "TransportError",
+    "UnsafeLayer",
     "Unsupported",
     "UnsupportedMediaType",
 ]
@@ -77,6 +84,10 @@ class InvalidConfig(InvalidInput):
     """An image config that is not valid."""
 
 
+class InvalidLayer(InvalidInput):
+    """A layer whose compressed or tar data is corrupt or truncated."""
+
+
 class UnsupportedMediaType(HoistError, ValueError):
     """A media type hoist recognises but cannot handle for this operation."""
 
@@ -92,6 +103,22 @@ class DigestMismatch(HoistError):
         super().__init__(message)
         self.expected = expected
         self.actual = actual
+
+
+class UnsafeLayer(HoistError):
+    """A layer entry that would land outside the root it is unpacked or resolved in."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class LayerTooLarge(UnsafeLayer):
+    """A layer that decompresses to more bytes than allowed (a decompression bomb)."""
+
+    def __init__(self, message: str, limit: int = 0) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class NotFound(HoistError):
