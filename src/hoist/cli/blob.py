@@ -89,6 +89,26 @@ def blob_put(ctx: click.Context, reference: str, file: BinaryIO, expected: str |
     click.echo(str(desc.digest))
 
 
+@blob.command("copy")
+@click.argument("src")
+@click.argument("dst")
+@click.argument("digest")
+@click.option("--force", is_flag=True, help="Copy even when DST already has the blob.")
+@click.pass_context
+def blob_copy(ctx: click.Context, src: str, dst: str, digest: str, force: bool) -> None:
+    """Copy blob DIGEST from SRC's repository to DST's (mounted when on one registry)."""
+    from hoist.copy import blob_copy as copy
+
+    client = get_client(ctx)
+    src_ref, dst_ref = client.ref(src), client.ref(dst)
+    d = _digest(digest)
+    src_store = client.store(src_ref)
+    desc = src_store.blob_head(src_ref, d)
+    how = copy(src_store, src_ref, client.store(dst_ref), dst_ref, desc, force=force)
+    click.echo(f"{how} {d}", err=True)
+    click.echo(str(d))
+
+
 @blob.command("delete")
 @click.argument("reference")
 @click.argument("digest")

@@ -226,3 +226,9 @@ def image_layers(
                 )
             )
     click.echo(table(out, ["#", "DIGEST", "TYPE", "SIZE", "DIFF_ID", "CREATED BY"]))
+
+
+from hoist.cli.image_copy import COMMANDS as _MOVES  # noqa: E402
+
+for _command in _MOVES:
+    image.add_command(_command)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from hoist.cli.common import emit_json, format_option, get_client
+from hoist.cli.common import emit_json, format_option, get_client, platform_option
+from hoist.cli.image_copy import copy_options, make_options
+
+if TYPE_CHECKING:
+    from hoist.model.platform import Platform
 
 
 @click.group("repo")
@@ -37,3 +43,62 @@ def repo_ls(
     else:
         for name in names:
             click.echo(name)
+
+
+@repo.command("copy")
+@click.argument("src")
+@click.argument("dst")
+@click.option("--include", multiple=True, help="Only tags matching this regex.")
+@click.option("--exclude", multiple=True, help="Skip tags matching this regex.")
+@platform_option
+@copy_options
+@click.pass_context
+def repo_copy(
+    ctx: click.Context,
+    src: str,
+    dst: str,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    platform: Platform | None,
+    platforms: tuple[Platform, ...],
+    referrers: bool,
+    digest_tags: bool,
+    force: bool,
+    concurrency: int,
+    include_nondistributable: bool,
+    quiet: bool,
+) -> None:
+    """Mirror every tag of SRC's repository to DST's; prints each tag's digest."""
+    import re
+
+    from hoist.cli.progress import make_progress
+    from hoist.copy import image_copy
+
+    options = make_options(
+        platform, platforms, referrers, digest_tags, force, concurrency, include_nondistributable
+    )
+    try:
+        inc = [re.compile(p) for p in include]
+        exc = [re.compile(p) for p in exclude]
+    except re.error as err:
+        raise click.BadParameter(f"bad regular expression: {err}") from None
+    client = get_client(ctx)
+    src_ref, dst_ref = client.ref(src), client.ref(dst)
+    src_store, dst_store = client.store(src_ref), client.store(dst_ref)
+    tags = [
+        t
+        for t in src_store.tag_list(src_ref)
+        if (not inc or any(p.search(t) for p in inc)) and not any(p.search(t) for p in exc)
+    ]
+    progress, running = make_progress(quiet)
+    with running:
+        for t in tags:
+            result = image_copy(
+                src_store,
+                src_ref.with_tag(t),
+                dst_store,
+                dst_ref.with_tag(t),
+                options,
+                progress=progress,
+            )
+            click.echo(f"{t} {result.descriptor.digest}")

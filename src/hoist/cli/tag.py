@@ -61,6 +61,23 @@ def tag_ls(
             click.echo(t)
 
 
+@tag.command("add")
+@click.argument("reference")
+@click.argument("tags", nargs=-1, required=True)
+@click.pass_context
+def tag_add(ctx: click.Context, reference: str, tags: tuple[str, ...]) -> None:
+    """Add TAGS to the image REFERENCE names: a manifest PUT each, no blob moves."""
+    client = get_client(ctx)
+    ref = client.ref(reference)
+    store = client.store(ref)
+    manifest = store.manifest_get(ref)
+    targets = [ref.with_tag(new) for new in tags]  # each tag is validated before any PUT
+    for target in targets:
+        store.manifest_put(target, manifest)
+        click.echo(f"tagged {target}", err=True)
+    click.echo(str(manifest.digest))
+
+
 @tag.command("delete")
 @click.argument("reference")
 @click.pass_context

@@ -1,0 +1,289 @@
+"""image copy between real registries and layouts, checked with skopeo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from registry_fixtures import RegistryServer
+from skopeo import skopeo_raw
+
+from hoist.copy import CopyOptions, image_copy
+from hoist.errors import BlobNotFound
+from hoist.model.descriptor import EMPTY_DESCRIPTOR, Descriptor
+from hoist.model.manifest import ImageManifest, Index, parse_manifest
+from hoist.model.platform import Platform
+from hoist.model.reference import LayoutReference, Reference
+from hoist.sample import Layer, SampleImage, base_image, build_image, write_image
+from hoist.store.ocidir import OCIDirStore
+
+PLATFORMS = [
+    Platform("linux", "amd64"),
+    Platform("linux", "arm64", "v8"),
+    Platform("linux", "arm", "v7"),
+]
+
+
+@pytest.fixture(scope="module")
+def sample() -> SampleImage:
+    return base_image(PLATFORMS)
+
+
+def _layout(tmp_path: Path, name: str, tag: str = "v1") -> LayoutReference:
+    return LayoutReference("ocidir", str(tmp_path / name), tag)
+
+
+def _raw_at(ref: Reference | LayoutReference, server: RegistryServer | None = None) -> bytes:
+    if isinstance(ref, LayoutReference):
+        return skopeo_raw(f"oci:{ref.path}:{ref.tag}")
+    return skopeo_raw(f"docker://{ref}", creds=server.creds if server else None)
+
+
+def test_every_direction_keeps_the_digest(
+    sample: SampleImage,
+    tmp_path: Path,
+    registry_anon: RegistryServer,
+    registry_anon2: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+) -> None:
+    layout_store = OCIDirStore()
+    reg1, reg2 = registry_store(registry_anon), registry_store(registry_anon2)
+    start = _layout(tmp_path, "start")
+    write_image(layout_store, start, sample)
+    hops: list[tuple[Any, Reference | LayoutReference]] = [
+        (layout_store, start),
+        (reg1, Reference(registry_anon.host, repo_name, "v1")),  # ocidir -> registry
+        (reg2, Reference(registry_anon2.host, repo_name, "v1")),  # registry -> registry
+        (layout_store, _layout(tmp_path, "back")),  # registry -> ocidir
+        (layout_store, _layout(tmp_path, "again")),  # ocidir -> ocidir
+    ]
+    for (src_store, src), (dst_store, dst) in zip(hops, hops[1:], strict=False):
+        result = image_copy(src_store, src, dst_store, dst)
+        assert result.descriptor.digest == sample.top.digest
+        assert _raw_at(dst) == sample.top.raw
+        for child in sample.children:
+            assert dst_store.manifest_get(dst.by_digest(child.digest)).raw == child.raw
+
+
+def test_second_copy_is_one_head_and_force_rechecks(
+    sample: SampleImage,
+    tmp_path: Path,
+    registry_anon: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+) -> None:
+    layout_store = OCIDirStore()
+    src = _layout(tmp_path, "src")
+    write_image(layout_store, src, sample)
+    reg = registry_store(registry_anon)
+    dst = Reference(registry_anon.host, repo_name, "v1")
+    first = image_copy(layout_store, src, reg, dst)
+    assert len(first.copied) == len(sample.blobs)
+    calls: list[str] = []
+    request = reg.transport.request
+
+    def spy(method: str, host: str, path: str, **kw: Any) -> Any:
+        calls.append(f"{method} {path}")
+        return request(method, host, path, **kw)
+
+    reg.transport.request = spy
+    again = image_copy(layout_store, src, reg, dst)
+    assert again.up_to_date and calls == [f"HEAD /v2/{repo_name}/manifests/v1"]
+    forced = image_copy(layout_store, src, reg, dst, CopyOptions(force=True))
+    assert not forced.up_to_date
+    assert len(forced.copied) == len(sample.blobs)
+
+
+def test_single_platform(
+    sample: SampleImage,
+    tmp_path: Path,
+    registry_anon: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+) -> None:
+    layout_store = OCIDirStore()
+    src = _layout(tmp_path, "src")
+    write_image(layout_store, src, sample)
+    reg = registry_store(registry_anon)
+    dst = Reference(registry_anon.host, repo_name, "arm64")
+    result = image_copy(
+        layout_store, src, reg, dst, CopyOptions(platform=Platform("linux", "arm64"))
+    )
+    arm64 = sample.children[1]
+    assert result.descriptor.digest == arm64.digest
+    assert _raw_at(dst) == arm64.raw
+    assert set(result.copied) == {d.digest for d in arm64.referenced()}
+
+
+def test_platforms_subset_makes_a_valid_index(
+    sample: SampleImage,
+    tmp_path: Path,
+    registry_anon: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+) -> None:
+    layout_store = OCIDirStore()
+    src = _layout(tmp_path, "src")
+    write_image(layout_store, src, sample)
+    reg = registry_store(registry_anon)
+    dst = Reference(registry_anon.host, repo_name, "two")
+    wanted = (Platform("linux", "amd64"), Platform("linux", "arm", "v7"))
+    result = image_copy(layout_store, src, reg, dst, CopyOptions(platforms=wanted))
+    raw = _raw_at(dst)
+    index = parse_manifest(raw)
+    assert isinstance(index, Index) and index.digest == result.descriptor.digest
+    assert index.digest != sample.top.digest
+    assert [str(p) for p in index.platforms()] == ["linux/amd64", "linux/arm/v7"]
+    kept = [sample.children[0], sample.children[2]]
+    for desc, child in zip(index.manifests, kept, strict=True):
+        assert desc.digest == child.digest
+        assert skopeo_raw(f"docker://{dst.by_digest(child.digest)}") == child.raw
+    dropped = sample.children[1]
+    with pytest.raises(BlobNotFound):
+        reg.blob_head(dst, dropped.layers[0].digest)
+
+
+def test_same_registry_mounts(
+    sample: SampleImage, registry_anon: RegistryServer, registry_store: Any, repo_name: str
+) -> None:
+    reg = registry_store(registry_anon)
+    src = Reference(registry_anon.host, repo_name + "-a", "v1")
+    write_image(reg, src, sample)
+    result = image_copy(reg, src, reg, Reference(registry_anon.host, repo_name + "-b", "v1"))
+    assert set(result.mounted) == set(sample.blobs) and result.copied == []
+
+
+def _artifact(
+    store: Any, ref: Any, subject: Descriptor, kind: str, content: bytes
+) -> ImageManifest:
+    layer = Descriptor.of("application/octet-stream", content)
+    store.blob_put(ref, content, digest=layer.digest, size=layer.size)
+    store.blob_put(ref, b"{}", digest=EMPTY_DESCRIPTOR.digest, size=2)
+    m = ImageManifest.build(EMPTY_DESCRIPTOR, [layer], artifact_type=kind, subject=subject)
+    store.manifest_put(ref.by_digest(m.digest), m)
+    return m
+
+
+def test_referrers_follow_recursively(
+    sample: SampleImage,
+    tmp_path: Path,
+    registry_anon: RegistryServer,
+    registry_anon2: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+) -> None:
+    reg1, reg2 = registry_store(registry_anon), registry_store(registry_anon2)
+    src = Reference(registry_anon.host, repo_name, "v1")
+    write_image(reg1, src, sample)
+    sbom = _artifact(reg1, src, sample.top.descriptor(), "application/vnd.example.sbom", b"sbom")
+    sig = _artifact(reg1, src, sbom.descriptor(), "application/vnd.example.sig", b"sig of sbom")
+    child_sig = _artifact(
+        reg1, src, sample.children[0].descriptor(), "application/vnd.example.sig", b"child sig"
+    )
+    dst = Reference(registry_anon2.host, repo_name, "v1")
+    image_copy(reg1, src, reg2, dst, CopyOptions(referrers=True, digest_tags=True))
+    assert [d.digest for d in reg2.referrers_list(dst.by_digest(sample.top.digest))] == [
+        sbom.digest
+    ]
+    assert [d.digest for d in reg2.referrers_list(dst.by_digest(sbom.digest))] == [sig.digest]
+    found = reg2.referrers_list(dst.by_digest(sample.children[0].digest))
+    assert [d.digest for d in found] == [child_sig.digest]
+    # and on into a layout, which keeps referrers in its index.json
+    layout = _layout(tmp_path, "with-referrers")
+    image_copy(reg2, dst, OCIDirStore(), layout, CopyOptions(referrers=True))
+    assert [d.digest for d in OCIDirStore().referrers_list(layout.by_digest(sbom.digest))] == [
+        sig.digest
+    ]
+
+
+def _big_image(tmp_path: Path) -> tuple[LayoutReference, SampleImage]:
+    """Four 8 MiB uncompressed random layers in a layout."""
+    layers = []
+    for _ in range(4):
+        blob = os.urandom(8 << 20)
+        desc = Descriptor.of("application/vnd.oci.image.layer.v1.tar", blob)
+        layers.append(Layer(blob, desc, desc.digest))
+    manifest, blobs = build_image(layers, [], platform=Platform("linux", "amd64"))
+    image = SampleImage(blobs, [], manifest)
+    ref = _layout(tmp_path, "big")
+    write_image(OCIDirStore(), ref, image)
+    return ref, image
+
+
+def test_killed_copy_reruns_to_completion(
+    tmp_path: Path, registry_anon: RegistryServer, registry_store: Any, repo_name: str
+) -> None:
+    src, image = _big_image(tmp_path)
+    dst = Reference(registry_anon.host, repo_name, "v1")
+    env = {
+        **os.environ,
+        "HOIST_CONFIG": str(tmp_path / "hoist.json"),
+        "DOCKER_CONFIG": str(tmp_path),
+    }
+    (tmp_path / "hoist.json").write_text(
+        '{"registries": {"%s": {"tls": "disabled"}}}' % registry_anon.host
+    )
+    cmd = [sys.executable, "-m", "hoist", "image", "copy", str(src), str(dst), "--concurrency", "1"]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("copied"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    reg = registry_store(registry_anon)
+    with pytest.raises(Exception, match="MANIFEST_UNKNOWN"):
+        reg.manifest_get(dst)  # no manifest was written before its blobs
+    present = 0
+    for desc in image.top.referenced():
+        try:
+            reg.blob_head(dst, desc.digest)
+            present += 1
+        except BlobNotFound:
+            pass
+    assert 1 <= present < len(image.blobs)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(image.top.digest)
+    assert f"skipped {present}" in done.stderr
+    assert skopeo_raw(f"docker://{dst}") == image.top.raw
+
+
+def test_cli_copy_tag_add_blob_copy_repo_copy(
+    sample: SampleImage,
+    tmp_path: Path,
+    registry_anon: RegistryServer,
+    capsysbinary: Any,
+    repo_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from test_cli import run
+
+    monkeypatch.setenv("HOIST_CONFIG", str(tmp_path / "hoist.json"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    src = _layout(tmp_path, "src")
+    write_image(OCIDirStore(), src, sample)
+    dst = f"{registry_anon.host}/{repo_name}"
+    code, out, err = run(capsysbinary, "image", "copy", str(src), f"{dst}:v1")
+    assert code == 0, err
+    assert out.decode().strip() == str(sample.top.digest)
+    assert "copied" in err  # one plain line per blob when stderr is not a terminal
+    code, out, err = run(capsysbinary, "tag", "add", f"{dst}:v1", "v2", "latest")
+    assert code == 0, err
+    code, out, _ = run(capsysbinary, "tag", "ls", dst)
+    assert out.decode().split() == ["latest", "v1", "v2"]
+    layer = sample.children[0].layers[0].digest
+    code, out, err = run(capsysbinary, "blob", "copy", f"{dst}:v1", f"{dst}-other", str(layer))
+    assert code == 0 and "mounted" in err, err
+    code, out, err = run(
+        capsysbinary, "repo", "copy", dst, f"{dst}-mirror", "--exclude", "^latest$", "-q"
+    )
+    assert code == 0, err
+    assert out.decode().split() == ["v1", str(sample.top.digest), "v2", str(sample.top.digest)]
