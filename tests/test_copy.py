@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import signal
 import subprocess
@@ -63,7 +65,7 @@ def test_every_direction_keeps_the_digest(
         (layout_store, _layout(tmp_path, "back")),  # registry -> ocidir
         (layout_store, _layout(tmp_path, "again")),  # ocidir -> ocidir
     ]
-    for (src_store, src), (dst_store, dst) in zip(hops, hops[1:], strict=False):
+    for (src_store, src), (dst_store, dst) in itertools.pairwise(hops):
         result = image_copy(src_store, src, dst_store, dst)
         assert result.descriptor.digest == sample.top.digest
         assert _raw_at(dst) == sample.top.raw
@@ -227,7 +229,8 @@ def test_killed_copy_reruns_to_completion(
         "DOCKER_CONFIG": str(tmp_path),
     }
     (tmp_path / "hoist.json").write_text(
-        '{"registries": {"%s": {"tls": "disabled"}}}' % registry_anon.host
+        json.dumps({"registries": {registry_anon.host: {"tls": "disabled"}}})
+    )
     )
     cmd = [sys.executable, "-m", "hoist", "image", "copy", str(src), str(dst), "--concurrency", "1"]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
