@@ -231,7 +231,6 @@ def test_killed_copy_reruns_to_completion(
     (tmp_path / "hoist.json").write_text(
         json.dumps({"registries": {registry_anon.host: {"tls": "disabled"}}})
     )
-    )
     cmd = [sys.executable, "-m", "hoist", "image", "copy", str(src), str(dst), "--concurrency", "1"]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stderr is not None
