@@ -52,6 +52,10 @@ class Client:
             from hoist.store.registry import RegistryStore
 
             return RegistryStore(**self._registry_options)
+        if kind in ("oci-archive", "docker-archive"):
+            from hoist.store.archive import ArchiveStore
+
+            return ArchiveStore(kind)
         raise Unsupported(f"no store for {kind}:// references yet")
 
     def image(self, ref: str | Ref, *, platform: Platform | None = None) -> Image:

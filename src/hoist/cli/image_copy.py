@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -113,14 +114,10 @@ def image_copy(
     client = get_client(ctx)
     src_ref, dst_ref = client.ref(src), client.ref(dst)
     progress, running = make_progress(quiet)
-    with running:
+    dst_store = client.store(dst_ref)
+    with running, _abort_on_error(dst_store):
         result = copy(
-            client.store(src_ref),
-            src_ref,
-            client.store(dst_ref),
-            dst_ref,
-            options,
-            progress=progress,
+            client.store(src_ref), src_ref, dst_store, dst_ref, options, progress=progress
         )
     if not quiet:
         if result.up_to_date:
@@ -134,4 +131,111 @@ def image_copy(
     click.echo(str(result.descriptor.digest))
 
 
-COMMANDS = [image_copy]
+@contextmanager
+def _abort_on_error(store: Any) -> Iterator[None]:
+    """Drop a half-written archive when the copy fails, so nothing partial is left."""
+    try:
+        yield
+    except BaseException:
+        abort = getattr(store, "abort", None)
+        if abort is not None:
+            abort()
+        raise
+
+
+@click.command("export")
+@click.argument("reference")
+@click.argument("file")
+@platform_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["docker", "oci"]),
+    default="docker",
+    show_default=True,
+    help="docker: the `docker save` layout (docker load, skopeo docker-archive:); "
+    "oci: an OCI layout in a tar (oci-archive:).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.pass_context
+def image_export(
+    ctx: click.Context,
+    reference: str,
+    file: str,
+    platform: Platform | None,
+    fmt: str,
+    quiet: bool,
+) -> None:
+    """Write REFERENCE to FILE (or - for stdout) as a tar archive; prints the digest.
+
+    A docker archive holds one platform (default: the local one); an OCI archive keeps an
+    index whole unless --platform is given.
+    """
+    from hoist.cli.progress import make_progress
+    from hoist.copy import CopyOptions
+    from hoist.copy import image_copy as copy
+    from hoist.model.platform import local_platform
+    from hoist.model.reference import LayoutReference, Reference
+    from hoist.store.archive import ArchiveStore
+
+    client = get_client(ctx)
+    src_ref = client.ref(reference)
+    kind = "docker-archive" if fmt == "docker" else "oci-archive"
+    dst_ref = LayoutReference(kind, file, src_ref.tag or "latest")
+    dst_store = ArchiveStore(kind)
+    if fmt == "docker":
+        platform = platform or local_platform()
+        if isinstance(src_ref, Reference):
+            familiar = src_ref.with_tag(src_ref.tag or "latest").familiar
+            dst_store.name_images(dst_ref, familiar.rsplit(":", 1)[0])
+    progress, running = make_progress(quiet)
+    with running, _abort_on_error(dst_store):
+        result = copy(
+            client.store(src_ref),
+            src_ref,
+            dst_store,
+            dst_ref,
+            CopyOptions(platform=platform),
+            progress=progress,
+        )
+        dst_store.close()
+    click.echo(str(result.descriptor.digest), err=file == "-")
+
+
+@click.command("import")
+@click.argument("reference")
+@click.argument("file")
+@click.option("--name", help="The image to take from an archive holding several (name:tag).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.pass_context
+def image_import(
+    ctx: click.Context, reference: str, file: str, name: str | None, quiet: bool
+) -> None:
+    """Copy the image in archive FILE (docker or OCI; - for stdin) to REFERENCE."""
+    import shutil
+    import sys
+    import tempfile
+
+    from hoist.cli.progress import make_progress
+    from hoist.copy import image_copy as copy
+    from hoist.store.archive import open_archive
+
+    client = get_client(ctx)
+    dst_ref = client.ref(reference)
+    with tempfile.TemporaryDirectory(prefix="hoist-import-") as tmp:
+        path = file
+        if file == "-":
+            path = f"{tmp}/stdin.tar"
+            with open(path, "wb") as out:
+                shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        store, src_ref = open_archive(path, name)
+        try:
+            progress, running = make_progress(quiet)
+            with running:
+                result = copy(store, src_ref, client.store(dst_ref), dst_ref, progress=progress)
+        finally:
+            store.close()
+    click.echo(str(result.descriptor.digest))
+
+
+COMMANDS = [image_copy, image_export, image_import]

@@ -1,0 +1,199 @@
+"""Export and import: docker-archive and oci-archive files, checked with skopeo both ways."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from skopeo import skopeo, skopeo_raw
+from test_cli import run
+
+from hoist.copy import CopyOptions, image_copy
+from hoist.image import Image
+from hoist.model.platform import Platform
+from hoist.model.reference import LayoutReference
+from hoist.sample import write_samples
+from hoist.store.archive import ArchiveStore, open_archive
+from hoist.store.ocidir import OCIDirStore
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("archive") / "layout"
+    ref = LayoutReference("ocidir", str(root))
+    write_samples(OCIDirStore(), ref.with_tag("base"), ref.with_tag("app"))
+    return root
+
+
+def _config(ref: str) -> Any:
+    return json.loads(skopeo("inspect", "--config", ref).stdout)
+
+
+def test_docker_export_reads_in_skopeo(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
+    out = tmp_path / "app.tar"
+    code, _, err = run(capsysbinary, "image", "export", f"ocidir://{layout}:app", str(out), "-q")
+    assert code == 0, err
+    assert _config(f"docker-archive:{out}") == _config(f"oci:{layout}:app")
+    names = json.loads(
+        subprocess.run(
+            ["tar", "xOf", str(out), "manifest.json"], capture_output=True, check=True
+        ).stdout
+    )
+    assert names[0]["RepoTags"] == ["localhost/app:app"]
+    # skopeo copies it on into a layout: same config, same uncompressed layers
+    skopeo("copy", f"docker-archive:{out}", f"oci:{tmp_path}/viaskopeo:x")
+    app = Image(OCIDirStore(), LayoutReference("ocidir", str(layout), "app"))
+    again = Image(OCIDirStore(), LayoutReference("ocidir", f"{tmp_path}/viaskopeo", "x"))
+    assert again.config.diff_ids == app.config.diff_ids
+
+
+def test_docker_export_of_an_index_takes_one_platform(
+    layout: Path, tmp_path: Path, capsysbinary: Any
+) -> None:
+    out = tmp_path / "base.tar"
+    code, _, err = run(
+        capsysbinary,
+        "image",
+        "export",
+        f"ocidir://{layout}:base",
+        str(out),
+        "-p",
+        "linux/arm64",
+        "-q",
+    )
+    assert code == 0, err
+    assert _config(f"docker-archive:{out}")["architecture"] == "arm64"
+
+
+def test_oci_export_keeps_the_index(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
+    out = tmp_path / "base-oci.tar"
+    code, digest, err = run(
+        capsysbinary,
+        "image",
+        "export",
+        f"ocidir://{layout}:base",
+        str(out),
+        "--format",
+        "oci",
+        "-q",
+    )
+    assert code == 0, err
+    raw = skopeo_raw(f"oci-archive:{out}:base")
+    assert raw == skopeo_raw(f"oci:{layout}:base")
+    assert digest.decode().strip() == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_export_to_stdout(layout: Path, tmp_path: Path) -> None:
+    out = tmp_path / "piped.tar"
+    with open(out, "wb") as f:
+        done = subprocess.run(
+            [sys.executable, "-m", "hoist", "image", "export", f"ocidir://{layout}:app", "-", "-q"],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert _config(f"docker-archive:{out}") == _config(f"oci:{layout}:app")
+
+
+def test_import_what_skopeo_wrote(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
+    docker = tmp_path / "sk-docker.tar"
+    oci = tmp_path / "sk-oci.tar"
+    skopeo("copy", f"oci:{layout}:app", f"docker-archive:{docker}:example/app:v9")
+    skopeo("copy", "--all", f"oci:{layout}:base", f"oci-archive:{oci}:v2")
+    target = tmp_path / "imported"
+    code, _, err = run(capsysbinary, "image", "import", f"ocidir://{target}:app", str(docker), "-q")
+    assert code == 0, err
+    imported = Image(OCIDirStore(), LayoutReference("ocidir", str(target), "app"))
+    original = Image(OCIDirStore(), LayoutReference("ocidir", str(layout), "app"))
+    assert imported.config.diff_ids == original.config.diff_ids
+    assert (
+        json.loads(imported.config_bytes)["config"] == json.loads(original.config_bytes)["config"]
+    )
+    code, out, err = run(capsysbinary, "image", "import", f"ocidir://{target}:base", str(oci), "-q")
+    assert code == 0, err
+    assert skopeo_raw(f"oci:{target}:base") == skopeo_raw(f"oci:{layout}:base")
+    # archives are stores too
+    code, out, err = run(
+        capsysbinary, "image", "inspect", f"docker-archive://{docker}", "--format", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["RootFS"]["Layers"] == [str(d) for d in original.config.diff_ids]
+
+
+def test_docker_archive_with_several_images_pick_by_name(
+    layout: Path, tmp_path: Path, capsysbinary: Any
+) -> None:
+    out = tmp_path / "two.tar"
+    store, src = OCIDirStore(), LayoutReference("ocidir", str(layout))
+    archive = ArchiveStore("docker-archive")
+    dst = LayoutReference("docker-archive", str(out), "app")
+    archive.name_images(dst, "example/app")
+    image_copy(store, src.with_tag("app"), archive, dst)
+    image_copy(
+        store,
+        src.with_tag("base"),
+        archive,
+        dst.with_tag("base"),
+        CopyOptions(platform=Platform("linux", "arm64")),
+    )
+    archive.close()
+    entries = json.loads(
+        subprocess.run(
+            ["tar", "xOf", str(out), "manifest.json"], capture_output=True, check=True
+        ).stdout
+    )
+    assert sorted(t for e in entries for t in e["RepoTags"]) == [
+        "example/app:app",
+        "example/app:base",
+    ]
+    code, _, err = run(
+        capsysbinary,
+        "image",
+        "import",
+        f"ocidir://{tmp_path}/pick:b",
+        str(out),
+        "--name",
+        "example/app:base",
+        "-q",
+    )
+    assert code == 0, err
+    picked = Image(OCIDirStore(), LayoutReference("ocidir", f"{tmp_path}/pick", "b"))
+    assert picked.config.architecture == "arm64"
+    code, _, err = run(
+        capsysbinary,
+        "image",
+        "import",
+        f"ocidir://{tmp_path}/pick:c",
+        str(out),
+        "--name",
+        "nope",
+        "-q",
+    )
+    assert code == 1 and "names: example/app:app, example/app:base" in err
+    store2, ref = open_archive(str(out))
+    with pytest.raises(Exception, match="several images"):
+        store2.manifest_get(ref)
+    store2.close()
+
+
+def test_failed_export_leaves_nothing(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
+    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    blob = broken / "blobs" / "sha256" / app.layers[1].digest.hex
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = run(
+        capsysbinary, "image", "export", f"ocidir://{broken}:app", str(out / "x.tar"), "-q"
+    )
+    assert code == 1 and ("digest mismatch" in err or "corrupt gzip data" in err), err
+    assert list(out.iterdir()) == []
