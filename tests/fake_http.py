@@ -13,8 +13,8 @@ import ssl
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -73,7 +73,9 @@ class Request:
 
     def error(self, status: int, code: str, message: str, **headers: str) -> None:
         """A registry error body."""
-        self.reply(status, {"errors": [{"code": code, "message": message, "detail": None}]}, headers)
+        self.reply(
+            status, {"errors": [{"code": code, "message": message, "detail": None}]}, headers
+        )
 
     def cut(
         self, status: int, body: bytes, declared: int, headers: Mapping[str, str] | None = None
@@ -178,7 +180,7 @@ class _Quiet(ThreadingHTTPServer):
 
 
 def _read_chunked(h: BaseHTTPRequestHandler) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int(h.rfile.readline().split(b";")[0].strip(), 16)
         if size == 0:

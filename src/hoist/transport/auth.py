@@ -160,11 +160,10 @@ class _Parser:
         return "".join(out)
 
     def comma_then_param(self) -> bool:
-        """Consume a comma when another param of the same challenge follows it."""
+        """Move to the next param of the same challenge (after a comma, or only spaces, which
+        some servers send); False, without moving, when a new challenge or the end follows."""
         save = self.pos
-        if not self.skip_separators() or self.pos == save:
-            self.pos = save
-            return False
+        self.skip_separators()
         if self.at_param():
             return True
         self.pos = save
@@ -378,7 +377,8 @@ class Authenticator:
                 age = time.time() - datetime.fromisoformat(issued).timestamp()
             except ValueError:
                 log.debug("%s: unparsable issued_at %r", realm, issued)
-        age = min(max(age, 0.0), float(lifetime))  # a skewed clock must not make it live longer
+        # a skewed clock must neither stretch a token's life nor have every request fetch one
+        age = min(max(age, 0.0), lifetime / 2)
         margin = min(self._margin, lifetime / 2)
         return _Token(value, self._clock() + lifetime - age - margin)
 

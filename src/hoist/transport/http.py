@@ -239,7 +239,7 @@ class Transport:
             hops += 1
             if hops > self.max_redirects:
                 raise TransportError(
-                    f"{origin}: more than {self.max_redirects} redirects ({method} {url})"
+                    f"{origin}: more than {self.max_redirects} redirects ({method} {_where(url)})"
                 )
             if raw.status == 303 or (raw.status in (301, 302) and method == "POST"):
                 method = "GET" if method != "HEAD" else method
