@@ -34,14 +34,16 @@ def _image(ctx: click.Context, reference: str, platform: Platform | None) -> Ima
 @image.command("digest")
 @click.argument("reference")
 @platform_option
+@format_option("text", "json")
 @click.pass_context
-def image_digest(ctx: click.Context, reference: str, platform: Platform | None) -> None:
+def image_digest(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
     """Print the digest REFERENCE names (with --platform: that platform's manifest)."""
     img = _image(ctx, reference, platform)
-    if platform is None:
-        click.echo(str(img.store.manifest_head(img.ref).digest))
+    desc = img.store.manifest_head(img.ref) if platform is None else img.manifest.descriptor()
+    if fmt == "json":
+        emit_json(desc.to_dict())
     else:
-        click.echo(str(img.manifest.digest))
+        click.echo(str(desc.digest))
 
 
 @image.command("config")
