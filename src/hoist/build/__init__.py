@@ -1,0 +1,1 @@
+"""Authoring images without an engine: new layers, image mod, Dockerfile builds."""

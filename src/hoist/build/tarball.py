@@ -1,0 +1,291 @@
+"""New layers: a tar of files, compressed while written, with both of its digests.
+
+Entries are sorted and, when reproducible, get fixed times and ownership, so the same input
+gives the same bytes (and digests) on every machine. The compressed blob goes to a temporary
+file, never to memory, and is hashed (digest) as the tar is hashed (diff_id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from hoist.errors import InvalidInput
+from hoist.model import mediatype as mt
+from hoist.model.descriptor import Descriptor
+from hoist.model.digest import Digest
+
+__all__ = ["COMPRESSIONS", "LayerBuilder", "NewLayer", "layer_media_type"]
+
+COMPRESSIONS = ("gzip", "zstd", "none")
+
+
+def layer_media_type(compression: str, *, docker: bool = False) -> str:
+    """The layer media type for a compression (``docker`` gives schema2 types)."""
+    if docker:
+        return {
+            "gzip": mt.DOCKER_LAYER,
+            "none": "application/vnd.docker.image.rootfs.diff.tar",
+            "zstd": "application/vnd.docker.image.rootfs.diff.tar.zstd",
+        }[compression]
+    return {"gzip": mt.OCI_LAYER_GZIP, "zstd": mt.OCI_LAYER_ZSTD, "none": mt.OCI_LAYER}[compression]
+
+
+@dataclass
+class NewLayer:
+    """A finished layer: its compressed blob in a temporary file and its two digests."""
+
+    descriptor: Descriptor
+    diff_id: Digest
+    path: Path
+    entries: int = 0
+
+    def open(self) -> IO[bytes]:
+        return open(self.path, "rb")
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class _HashingWriter:
+    """Counts and hashes bytes on their way to ``target``."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.hash.update(view)
+        self.size += len(view)
+        self.target.write(view)
+        return len(view)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+@dataclass
+class _Entry:
+    info: tarfile.TarInfo
+    source: Path | bytes | None = None
+
+
+@dataclass
+class LayerBuilder:
+    """Collects entries, then writes one sorted, compressed layer tar.
+
+    ``mtime`` (seconds) fixes every entry's time (reproducible builds use SOURCE_DATE_EPOCH
+    or 0); ``uid``/``gid`` fix ownership unless an entry sets its own.
+    """
+
+    compression: str = "gzip"
+    level: int | None = None
+    mtime: int | None = 0
+    uid: int = 0
+    gid: int = 0
+    docker: bool = False
+    workdir: Path | None = None
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.compression not in COMPRESSIONS:
+            raise InvalidInput(f"unknown compression {self.compression!r}: gzip, zstd or none")
+
+    @staticmethod
+    def _name(dest: str) -> str:
+        parts = PurePosixPath("/" + dest.lstrip("/")).parts[1:]
+        if any(p == ".." for p in parts):
+            raise InvalidInput(f"layer path {dest!r} reaches outside the root")
+        return "/".join(parts)
+
+    def _info(self, name: str, kind: bytes, mode: int, *, mtime: float = 0) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.mode = mode & 0o7777
+        info.uid, info.gid = self.uid, self.gid
+        info.uname = info.gname = ""
+        info.mtime = int(self.mtime if self.mtime is not None else mtime)
+        return info
+
+    def _parents(self, name: str) -> None:
+        parent = PurePosixPath(name).parent
+        while str(parent) not in (".", "/", ""):
+            key = str(parent)
+            if key not in self._entries:
+                self._entries[key] = _Entry(self._info(key, tarfile.DIRTYPE, 0o755))
+            parent = parent.parent
+
+    def add_bytes(
+        self,
+        dest: str,
+        data: bytes,
+        *,
+        mode: int = 0o644,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> None:
+        """A regular file with ``data``."""
+        name = self._name(dest)
+        info = self._info(name, tarfile.REGTYPE, mode)
+        info.size = len(data)
+        self._own(info, uid, gid)
+        self._parents(name)
+        self._entries[name] = _Entry(info, data)
+
+    def add_dir(
+        self, dest: str, *, mode: int = 0o755, uid: int | None = None, gid: int | None = None
+    ) -> None:
+        """A directory entry."""
+        name = self._name(dest)
+        if not name:
+            return
+        info = self._info(name, tarfile.DIRTYPE, mode)
+        self._own(info, uid, gid)
+        self._parents(name)
+        self._entries[name] = _Entry(info)
+
+    def add_symlink(self, dest: str, target: str) -> None:
+        name = self._name(dest)
+        info = self._info(name, tarfile.SYMTYPE, 0o777)
+        info.linkname = target
+        self._parents(name)
+        self._entries[name] = _Entry(info)
+
+    def add_whiteout(self, path: str) -> None:
+        """Delete ``path`` from the layers below (``.wh.NAME``)."""
+        name = self._name(path)
+        parent, _, base = name.rpartition("/")
+        self.add_bytes(f"{parent}/.wh.{base}" if parent else f".wh.{base}", b"", mode=0o644)
+
+    def add_path(
+        self,
+        source: Path,
+        dest: str,
+        *,
+        uid: int | None = None,
+        gid: int | None = None,
+        mode: int | None = None,
+    ) -> None:
+        """A file, symlink or whole directory tree from the local filesystem."""
+        name = self._name(dest)
+        st = source.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            info = self._info(name, tarfile.SYMTYPE, 0o777, mtime=st.st_mtime)
+            info.linkname = os.readlink(source)
+            self._own(info, uid, gid)
+            self._parents(name)
+            self._entries[name] = _Entry(info)
+        elif stat.S_ISDIR(st.st_mode):
+            if name:
+                info = self._info(name, tarfile.DIRTYPE, mode or st.st_mode, mtime=st.st_mtime)
+                self._own(info, uid, gid)
+                self._parents(name)
+                self._entries[name] = _Entry(info)
+            for child in sorted(source.iterdir()):
+                child_dest = f"{name}/{child.name}" if name else child.name
+                self.add_path(child, child_dest, uid=uid, gid=gid, mode=mode)
+        elif stat.S_ISREG(st.st_mode):
+            info = self._info(name, tarfile.REGTYPE, mode or st.st_mode, mtime=st.st_mtime)
+            info.size = st.st_size
+            self._own(info, uid, gid)
+            self._parents(name)
+            self._entries[name] = _Entry(info, source)
+        else:
+            raise InvalidInput(f"{source}: only files, directories and symlinks can be added")
+
+    def add_tar(self, source: IO[bytes]) -> None:
+        """Every entry of an existing tar (any compression), as they are."""
+        with tarfile.open(fileobj=source, mode="r:*") as tar:
+            for info in tar:
+                name = self._name(info.name)
+                if not name:
+                    continue
+                data = None
+                if info.isfile():
+                    f = tar.extractfile(info)
+                    data = f.read() if f is not None else b""
+                copy = self._info(name, info.type, info.mode, mtime=info.mtime)
+                copy.size = info.size if info.isfile() else 0
+                copy.linkname = info.linkname
+                copy.uid, copy.gid = info.uid, info.gid
+                self._parents(name)
+                self._entries[name] = _Entry(copy, data)
+
+    @staticmethod
+    def _own(info: tarfile.TarInfo, uid: int | None, gid: int | None) -> None:
+        if uid is not None:
+            info.uid = uid
+        if gid is not None:
+            info.gid = gid
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _sorted(self) -> Iterator[_Entry]:
+        for name in sorted(self._entries):
+            yield self._entries[name]
+
+    def finish(self) -> NewLayer:
+        """Write the layer and return it (its blob in a temporary file)."""
+        fd, tmp = tempfile.mkstemp(prefix="hoist-layer-", dir=self.workdir)
+        path = Path(tmp)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                compressed = _HashingWriter(out)
+                compressor = self._compressor(compressed)
+                plain = _HashingWriter(compressor)
+                sink: Any = plain
+                with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                    for entry in self._sorted():
+                        if isinstance(entry.source, Path):
+                            with open(entry.source, "rb") as f:
+                                tar.addfile(entry.info, f)
+                        elif isinstance(entry.source, bytes):
+                            tar.addfile(entry.info, io.BytesIO(entry.source))
+                        else:
+                            tar.addfile(entry.info)
+                if compressor is not compressed:
+                    compressor.close()
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        descriptor = Descriptor(
+            layer_media_type(self.compression, docker=self.docker),
+            Digest("sha256", compressed.hash.hexdigest()),
+            compressed.size,
+        )
+        diff_id = Digest("sha256", plain.hash.hexdigest())
+        return NewLayer(descriptor, diff_id, path, len(self._entries))
+
+    def _compressor(self, target: _HashingWriter) -> Any:
+        if self.compression == "none":
+            return target
+        if self.compression == "zstd":
+            import zstandard
+
+            cctx = zstandard.ZstdCompressor(level=self.level or 3)
+            sink: Any = target
+            return cctx.stream_writer(sink, closefd=False)
+        try:
+            from isal import igzip
+
+            gzip_file: Any = igzip.IGzipFile
+            return gzip_file(fileobj=target, mode="wb", compresslevel=self.level or 2, mtime=0)
+        except ImportError:  # pragma: no cover - isal is a dependency
+            import gzip
+
+            sink2: Any = target
+            return gzip.GzipFile(fileobj=sink2, mode="wb", compresslevel=self.level or 6, mtime=0)
