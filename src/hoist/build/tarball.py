@@ -210,19 +210,26 @@ class LayerBuilder:
         """Every entry of an existing tar (any compression), as they are."""
         with tarfile.open(fileobj=source, mode="r:*") as tar:
             for info in tar:
-                name = self._name(info.name)
-                if not name:
-                    continue
                 data = None
                 if info.isfile():
                     f = tar.extractfile(info)
                     data = f.read() if f is not None else b""
-                copy = self._info(name, info.type, info.mode, mtime=info.mtime)
-                copy.size = info.size if info.isfile() else 0
-                copy.linkname = info.linkname
-                copy.uid, copy.gid = info.uid, info.gid
-                self._parents(name)
-                self._entries[name] = _Entry(copy, data)
+                self.add_raw(info, data)
+
+    def add_raw(self, info: tarfile.TarInfo, data: bytes | None = None) -> None:
+        """An entry read from another tar: its type, mode, owner and link kept."""
+        name = self._name(info.name)
+        if not name:
+            return
+        copy = self._info(name, info.type, info.mode, mtime=info.mtime)
+        copy.size = len(data) if data is not None else 0
+        copy.linkname = info.linkname
+        copy.uid, copy.gid = info.uid, info.gid
+        copy.uname, copy.gname = info.uname, info.gname
+        copy.devmajor, copy.devminor = info.devmajor, info.devminor
+        copy.pax_headers = {k: v for k, v in info.pax_headers.items() if k.startswith("SCHILY.")}
+        self._parents(name)
+        self._entries[name] = _Entry(copy, data)
 
     @staticmethod
     def _own(info: tarfile.TarInfo, uid: int | None, gid: int | None) -> None:

@@ -192,10 +192,16 @@ def layer_rows(img: Image) -> list[dict[str, Any]]:
 @click.argument("reference")
 @platform_option
 @click.option("--no-trunc", is_flag=True, help="Show full digests and commands.")
+@click.option("--diff-ids", is_flag=True, help="Decompress each layer to compute its diff_id.")
 @format_option("text", "json")
 @click.pass_context
 def image_layers(
-    ctx: click.Context, reference: str, platform: Platform | None, no_trunc: bool, fmt: str
+    ctx: click.Context,
+    reference: str,
+    platform: Platform | None,
+    no_trunc: bool,
+    diff_ids: bool,
+    fmt: str,
 ) -> None:
     """List the layers with their history step; config-only steps appear between them.
 
@@ -204,6 +210,12 @@ def image_layers(
     """
     img = _image(ctx, reference, platform)
     rows = layer_rows(img)
+    if diff_ids:  # stream each layer once: its digest verified, its diff_id computed
+        from hoist.layers import layer_digests
+
+        for r in (r for r in rows if r["index"] is not None and r["index"] < len(img.layers)):
+            computed = layer_digests(img, r["index"])
+            r.update(computed_diff_id=str(computed.diff_id), diff_id_match=computed.ok)
     if fmt == "json":
         emit_json(rows)
         return
@@ -227,10 +239,30 @@ def image_layers(
                     created_by,
                 )
             )
-    click.echo(table(out, ["#", "DIGEST", "TYPE", "SIZE", "DIFF_ID", "CREATED BY"]))
+        if diff_ids and r["index"] is not None:
+            mark = "ok" if r.get("diff_id_match") else "MISMATCH"
+            shown = _short(r["computed_diff_id"], no_trunc) if "computed_diff_id" in r else "?"
+            out[-1] = (*out[-1][:5], f"{shown} {mark}", *out[-1][5:])
+        elif diff_ids:
+            out[-1] = (*out[-1][:5], "", *out[-1][5:])
+    headers = ["#", "DIGEST", "TYPE", "SIZE", "DIFF_ID", "CREATED BY"]
+    if diff_ids:
+        headers.insert(5, "COMPUTED")
+    click.echo(table(out, headers))
 
 
 from hoist.cli.image_copy import COMMANDS as _MOVES  # noqa: E402
 
 for _command in _MOVES:
+    image.add_command(_command)
+
+from hoist.cli.image_mod import COMMANDS as _MOD  # noqa: E402
+
+for _command in _MOD:
+    image.add_command(_command)
+
+
+from hoist.cli.image_insight import COMMANDS as _INSIGHT  # noqa: E402
+
+for _command in _INSIGHT:
     image.add_command(_command)
