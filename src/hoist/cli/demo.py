@@ -1,4 +1,10 @@
-"""``hoist demo``: what an image is, shown on sample images hoist makes itself."""
+"""``hoist demo``: what an image is, shown on a registry hoist runs itself.
+
+The main job on the embedded default: start ``hoist serve`` on a free loopback port with a
+temporary root, build two sample images with hoist's own library, push them, and walk through
+the index, a manifest and its digest, the config, the layers and their two digests, the layer
+the images share, then a copy and a retag that move no layers. No internet is needed.
+"""
 
 from __future__ import annotations
 
@@ -6,99 +12,206 @@ import hashlib
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from hoist.cli.common import human_size, table
-
-
-def _section(title: str) -> None:
-    click.echo()
-    click.secho(f"== {title}", bold=True)
-
-
-def _cmd(text: str) -> None:
-    click.secho(f"$ {text}", fg="cyan")
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @click.command("demo")
+@click.option("--keep", is_flag=True, help="Keep the registry running until Enter is pressed.")
 @click.option(
-    "--dir",
-    "directory",
+    "--layout",
     type=click.Path(file_okay=False),
-    help="Keep the sample OCI layout here (default: a temporary directory, removed after).",
+    help="Also copy the sample images into this OCI layout, to explore after the demo.",
 )
-def demo(directory: str | None) -> None:
-    """Build sample images into an OCI layout and walk through what an image is."""
-    if directory:
-        _run(Path(directory))
-        return
+def demo(keep: bool, layout: str | None) -> None:
+    """Run a registry, push sample images and walk through what an image is."""
+    import sys
+
+    from rich.console import Console
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
     with tempfile.TemporaryDirectory(prefix="hoist-demo-") as tmp:
-        _run(Path(tmp) / "layout")
+        _run(console, Path(tmp), keep, layout)
 
 
-def _run(root: Path) -> None:
-    from hoist.client import Client
-    from hoist.model.platform import Platform
-    from hoist.model.reference import LayoutReference
-    from hoist.sample import write_samples
+def _step(console: Console, n: int, title: str, command: str, note: str = "") -> None:
+    from rich.rule import Rule
 
-    base_ref = LayoutReference("ocidir", str(root), "base", None)
-    app_ref = LayoutReference("ocidir", str(root), "app", None)
-    with Client() as client:
-        store = client.store(base_ref)
-        write_samples(store, base_ref, app_ref)
-        _section(f"An OCI layout with two sample images: {root}")
-        click.echo("tags: " + ", ".join(store.tag_list(base_ref)))
+    console.print()
+    console.print(Rule(f"[bold]{n}. {title}", align="left", style="cyan"))
+    if note:
+        console.print(note, style="dim")
+    console.print(f"$ {command}", style="bold green")
 
-        _section("The base image is an index: one manifest per platform")
-        _cmd(f"hoist manifest get {base_ref} --format text")
-        index = store.manifest_get(base_ref)
-        rows = [(str(d.platform), str(d.digest)) for d in getattr(index, "manifests", ())]
-        click.echo(table(rows, ["PLATFORM", "MANIFEST DIGEST"]))
 
-        amd64 = client.image(base_ref, platform=Platform("linux", "amd64"))
-        m = amd64.manifest
-        _section("A platform's manifest: its digest is the sha256 of its exact bytes")
-        _cmd(f"hoist manifest get {base_ref.by_digest(m.digest)} --format raw | sha256sum")
-        click.echo(f"{hashlib.sha256(m.raw).hexdigest()}  -")
-        click.echo(f"digest in the index:  {m.digest}")
+def _run(console: Console, tmp: Path, keep: bool, layout: str | None) -> None:
+    from rich.panel import Panel
 
-        _section("The config: defaults for containers, the diff_ids and the history")
-        cfg = amd64.config
-        click.echo(
-            table(
-                [
-                    ("Id (config digest):", str(cfg.digest)),
-                    ("Platform:", str(cfg.platform)),
-                    ("Cmd:", json.dumps(list(cfg.config.cmd or ()))),
-                    ("diff_ids:", ", ".join(str(d) for d in cfg.diff_ids)),
-                ]
+    from hoist.server.run import ServerThread
+
+    with ServerThread(tmp / "registry") as server:
+        console.print(
+            Panel.fit(
+                f"[bold]hoist demo[/]: a registry of our own at [cyan]{server.url}[/] "
+                f"(hoist serve, root {tmp / 'registry'})\n"
+                "Two sample images are built with hoist's library and pushed to it: a "
+                "two-platform [bold]base[/] and an [bold]app[/] built on it.",
+                border_style="cyan",
             )
         )
+        _walk(console, server.host, layout)
+        if keep:
+            console.print(f"\nThe registry stays at {server.url} until you press Enter.")
+            input()
+    console.print("\nStopped the registry and removed its files.", style="dim")
 
-        app = client.image(app_ref)
-        _section("The app image: each COPY made a layer; ENV, EXPOSE, ENTRYPOINT only the config")
-        _cmd(f"hoist image layers {app_ref}")
-        rows2: list[tuple[object, ...]] = []
+
+def _walk(console: Console, host: str, layout: str | None) -> None:
+    from rich.syntax import Syntax
+    from rich.table import Table
+
+    from hoist.cli.common import human_size
+    from hoist.copy import image_copy
+    from hoist.image import Image
+    from hoist.layers.stream import LayerStream
+    from hoist.model.manifest import Index
+    from hoist.model.platform import Platform
+    from hoist.model.reference import Reference
+    from hoist.sample import write_samples
+    from hoist.store.registry import RegistryStore
+    from hoist.transport.settings import RegistrySettings
+
+    store = RegistryStore(credentials=None, settings={host: RegistrySettings(tls="disabled")})
+    base_ref = Reference(host, "demo/base", "v1")
+    app_ref = Reference(host, "demo/app", "v1")
+    try:
+        write_samples(store, base_ref, app_ref)
+
+        _step(
+            console,
+            1,
+            "The base image is an index: one manifest per platform",
+            f"hoist manifest get {base_ref} --format text",
+        )
+        index = store.manifest_get(base_ref)
+        assert isinstance(index, Index)
+        table = Table("platform", "manifest digest", "size", box=None)
+        for d in index.manifests:
+            table.add_row(str(d.platform), str(d.digest), f"{d.size} B")
+        console.print(table)
+
+        amd64 = Image(store, base_ref, platform=Platform("linux", "amd64"))
+        m = amd64.manifest
+        _step(
+            console,
+            2,
+            "A platform's manifest: a config and layers, by descriptor",
+            f"hoist manifest get {base_ref} --platform linux/amd64",
+        )
+        console.print(
+            Syntax(json.dumps(m.json(), indent=2), "json", theme="ansi_dark", word_wrap=True)
+        )
+        _step(
+            console,
+            3,
+            "Its digest is the sha256 of its exact bytes",
+            f"hoist manifest get {base_ref.by_digest(m.digest)} --format raw | sha256sum",
+        )
+        console.print(f"{hashlib.sha256(m.raw).hexdigest()}  -")
+        console.print(f"the index names it as {m.digest}", style="dim")
+
+        _step(
+            console,
+            4,
+            "The config: defaults for containers, the diff_ids and the history",
+            f"hoist image config {base_ref} --platform linux/amd64",
+        )
+        config = json.loads(amd64.config_bytes)
+        shown = {k: config[k] for k in ("architecture", "os", "config", "rootfs", "history")}
+        console.print(
+            Syntax(json.dumps(shown, indent=2), "json", theme="ansi_dark", word_wrap=True)
+        )
+
+        app = Image(store, app_ref)
+        _step(
+            console,
+            5,
+            "The app image: COPY made layers; LABEL, ENV, EXPOSE, CMD only config",
+            f"hoist image layers {app_ref}",
+        )
+        table = Table("#", "layer digest", "size", "history step", box=None)
         for step, idx in app.config.layer_history():
             by = step.created_by if step else ""
             if idx is None:
-                rows2.append(("-", "(config only)", "", by))
+                table.add_row("-", "[dim](config only)[/]", "", f"[dim]{by}[/]")
             else:
                 d = app.layers[idx]
-                short = f"{d.digest.algorithm}:{d.digest.short}"
-                rows2.append((idx, short, human_size(d.size), by))
-        click.echo(table(rows2, ["#", "DIGEST", "SIZE", "CREATED BY"]))
+                table.add_row(str(idx), str(d.digest)[:19], human_size(d.size), by)
+        console.print(table)
 
-        _section("Two digests per layer: compressed blob (manifest) vs uncompressed tar (config)")
-        layer = app.layers[0]
-        click.echo(f"blob digest (manifest):   {layer.digest}")
-        click.echo(f"diff_id (config rootfs):  {app.config.diff_ids[0]}")
+        _step(
+            console,
+            6,
+            "Two digests per layer: the compressed blob's and the tar's",
+            f"hoist blob get {app_ref} <digest> | gunzip | sha256sum",
+        )
+        table = Table(
+            "#", "blob digest (manifest)", "diff_id (config)", "gunzip | sha256", box=None
+        )
+        for i, desc in enumerate(app.layers):
+            with app.layer_reader(i) as blob, LayerStream(blob, desc.media_type) as stream:
+                while stream.read(1 << 20):
+                    pass
+                computed = stream.finish()
+            same = "[green]= diff_id[/]" if computed == app.config.diff_ids[i] else "[red]differs"
+            table.add_row(str(i), str(desc.digest)[:19], str(app.config.diff_ids[i])[:19], same)
+        console.print(table)
 
-        _section("Shared layers: the app's first layer is the base's layer, stored once")
-        shared = set(app.layers) & set(amd64.layers)
-        for d in sorted(shared, key=str):
-            click.echo(f"shared: {d.digest}  ({human_size(d.size)})")
-        blobs = sum(1 for p in (root / "blobs" / "sha256").iterdir())
-        click.echo(f"blobs stored in the layout: {blobs}")
+        _step(
+            console,
+            7,
+            "Shared layers: the app's first layer is the base's, stored once",
+            f"hoist image layers {base_ref} --platform linux/amd64",
+        )
+        shared = [d for d in app.layers if d in set(amd64.layers)]
+        for d in shared:
+            console.print(f"[bold]{d.digest}[/] in demo/base (linux/amd64) and demo/app")
+
+        _step(
+            console,
+            8,
+            "Copy on the registry: blobs are mounted, not moved",
+            f"hoist image copy {base_ref} {host}/mirror/base:v1",
+        )
+        result = image_copy(store, base_ref, store, Reference(host, "mirror/base", "v1"))
+        console.print(
+            f"{len(result.mounted)} blobs mounted, {len(result.copied)} uploaded "
+            f"({result.bytes_copied} bytes); digest kept: {result.descriptor.digest}"
+        )
+
+        _step(
+            console,
+            9,
+            "Retag: one manifest PUT, no layers copied",
+            f"hoist tag add {app_ref} stable",
+        )
+        store.manifest_put(app_ref.with_tag("stable"), app.top)
+        tags = store.tag_list(app_ref)
+        console.print(f"demo/app tags: {', '.join(tags)} -> both {app.top.digest}")
+        if layout:
+            from hoist.model.reference import LayoutReference
+            from hoist.store.ocidir import OCIDirStore
+
+            target = LayoutReference("ocidir", str(Path(layout).resolve()), None)
+            for ref in (base_ref, app_ref):
+                image_copy(
+                    store, ref, OCIDirStore(), target.with_tag(ref.repository.split("/")[-1])
+                )
+            console.print(f"\nThe images are in {target} too (tags base, app): try")
+            console.print(f"$ hoist image inspect {target.with_tag('app')}", style="bold green")
+    finally:
+        store.close()
