@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from types import TracebackType
@@ -417,3 +418,25 @@ def registry_store(request: pytest.FixtureRequest) -> Iterator[Callable[[Registr
     yield make
     for store in stores:
         store.close()
+
+
+@dataclass
+class ServeTarget:
+    """A running ``hoist serve`` shaped like a RegistryServer for store fixtures."""
+
+    host: str
+    url: str
+    root: Path
+    username: str | None = None
+    password: str | None = None
+    creds: str | None = None
+
+
+@pytest.fixture(scope="session")
+def hoist_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeTarget]:
+    """hoist's own registry (anonymous), in-process on a free loopback port."""
+    from hoist.server.run import ServerThread
+
+    root = tmp_path_factory.mktemp("hoist-serve")
+    with ServerThread(root) as server:
+        yield ServeTarget(server.host, server.url, root)

@@ -130,3 +130,25 @@ def test_referrers_fallback_tag_schema(
     assert dict(entry.annotations) == {"org.example": "yes"}
     store.manifest_delete(ref.by_digest(artifact.digest))
     assert store.referrers_list(ref.by_digest(sample.top.digest)) == []
+
+
+def test_referrers_api_on_hoist_serve_needs_no_fallback_tag(
+    hoist_serve: Any, registry_store: Any, repo_name: str
+) -> None:
+    store = registry_store(hoist_serve)
+    ref = Reference(hoist_serve.host, repo_name, "v1")
+    sample = base_image([Platform("linux", "amd64")])
+    write_image(store, ref, sample)
+    store.blob_put(ref, b"{}", digest=EMPTY_DESCRIPTOR.digest, size=2)
+    artifact = ImageManifest.build(
+        EMPTY_DESCRIPTOR,
+        [],
+        artifact_type="application/vnd.example.sig",
+        subject=sample.top.descriptor(),
+    )
+    store.manifest_put(ref.by_digest(artifact.digest), artifact)
+    assert store.tag_list(ref) == ["v1"]  # the server answered OCI-Subject: no fallback tag
+    found = store.referrers_list(
+        ref.by_digest(sample.top.digest), artifact_type="application/vnd.example.sig"
+    )
+    assert [d.digest for d in found] == [artifact.digest]

@@ -1,7 +1,7 @@
 """One contract every store keeps, run against each backend.
 
-Backends: an OCI layout directory, and (when the registry store is present) the real
-``docker-registry`` in its three auth set-ups.
+Backends: an OCI layout directory, the real ``docker-registry`` in its three auth set-ups,
+and ``hoist serve`` (which has the referrers API the others lack).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hoist.sample import base_image, write_image
 Ref = Reference | LayoutReference
 MakeRef = Callable[[], Ref]
 
-BACKENDS = ["ocidir", "registry_anon", "registry_basic", "registry_token"]
+BACKENDS = ["ocidir", "registry_anon", "registry_basic", "registry_token", "hoist_serve"]
 
 
 @pytest.fixture(params=BACKENDS)
