@@ -71,16 +71,8 @@ class ImageManifest(_Raw):
         artifact_type: str | None = None,
     ) -> ImageManifest:
         """Serialise a new manifest (compact JSON) and parse it back."""
-        obj: dict[str, Any] = {"schemaVersion": 2, "mediaType": media_type}
-        if artifact_type:
-            obj["artifactType"] = artifact_type
-        obj["config"] = config.to_dict()
-        obj["layers"] = [layer.to_dict() for layer in layers]
-        if subject is not None:
-            obj["subject"] = subject.to_dict()
-        if annotations:
-            obj["annotations"] = dict(annotations)
-        parsed = parse_manifest(_dump(obj), media_type)
+        body = {"config": config.to_dict(), "layers": [d.to_dict() for d in layers]}
+        parsed = _build(media_type, artifact_type, body, subject, annotations)
         assert isinstance(parsed, ImageManifest)
         return parsed
 
@@ -113,15 +105,8 @@ class Index(_Raw):
         artifact_type: str | None = None,
     ) -> Index:
         """Serialise a new index (compact JSON) and parse it back."""
-        obj: dict[str, Any] = {"schemaVersion": 2, "mediaType": media_type}
-        if artifact_type:
-            obj["artifactType"] = artifact_type
-        obj["manifests"] = [d.to_dict() for d in manifests]
-        if subject is not None:
-            obj["subject"] = subject.to_dict()
-        if annotations:
-            obj["annotations"] = dict(annotations)
-        parsed = parse_manifest(_dump(obj), media_type)
+        body = {"manifests": [d.to_dict() for d in manifests]}
+        parsed = _build(media_type, artifact_type, body, subject, annotations)
         assert isinstance(parsed, Index)
         return parsed
 
@@ -157,8 +142,24 @@ class Schema1Manifest(_Raw):
 Manifest = ImageManifest | Index | Schema1Manifest
 
 
-def _dump(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+def _build(
+    media_type: str,
+    artifact_type: str | None,
+    body: Mapping[str, Any],
+    subject: Descriptor | None,
+    annotations: Mapping[str, str] | None,
+) -> Manifest:
+    """Serialise fields in the order the specs show them (compact JSON) and parse back."""
+    obj: dict[str, Any] = {"schemaVersion": 2, "mediaType": media_type}
+    if artifact_type:
+        obj["artifactType"] = artifact_type
+    obj.update(body)
+    if subject is not None:
+        obj["subject"] = subject.to_dict()
+    if annotations:
+        obj["annotations"] = dict(annotations)
+    raw = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return parse_manifest(raw, media_type)
 
 
 def _guess_media_type(obj: dict[str, Any]) -> str:

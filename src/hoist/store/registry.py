@@ -26,9 +26,11 @@ from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader, digest_
 from hoist.model.manifest import MAX_MANIFEST_SIZE, ImageManifest, Index, Manifest, parse_manifest
 from hoist.model.reference import LayoutReference, Reference
 from hoist.store.referrers import fallback_tag, referrer_descriptor
+from hoist.store.verified import self_verifying
 
 if TYPE_CHECKING:
     from hoist.transport.http import Transport
+    from hoist.transport.response import Response
 
     Ref = Reference | LayoutReference
 
@@ -103,21 +105,24 @@ class RegistryStore:
 
     # -- manifests -------------------------------------------------------------------------
 
-    def manifest_get(self, ref: Ref) -> Manifest:
-        r = _registry_ref(ref)
+    def _manifest_request(self, method: str, r: Reference, *, stream: bool = False) -> Response:
+        """GET or HEAD of ``r``'s manifest with every type hoist reads accepted."""
         try:
-            response = self.transport.request(
-                "GET",
+            return self.transport.request(
+                method,
                 r.api_host,
                 self._path(r, "manifests", r.version_ref),
                 headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
                 scopes=self._scope(r),
-                stream=True,
+                stream=stream,
             )
         except RegistryError as exc:
             self._not_found(exc, _MANIFEST_NOT_FOUND, ManifestNotFound, str(r))
             raise
-        with response:
+
+    def manifest_get(self, ref: Ref) -> Manifest:
+        r = _registry_ref(ref)
+        with self._manifest_request("GET", r, stream=True) as response:
             declared = response.content_length
             if declared is not None and declared > MAX_MANIFEST_SIZE:
                 raise InvalidManifest(f"manifest of {declared} bytes is over the 4 MiB limit")
@@ -147,17 +152,7 @@ class RegistryStore:
 
     def manifest_head(self, ref: Ref) -> Descriptor:
         r = _registry_ref(ref)
-        try:
-            response = self.transport.request(
-                "HEAD",
-                r.api_host,
-                self._path(r, "manifests", r.version_ref),
-                headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
-                scopes=self._scope(r),
-            )
-        except RegistryError as exc:
-            self._not_found(exc, _MANIFEST_NOT_FOUND, ManifestNotFound, str(r))
-            raise
+        response = self._manifest_request("HEAD", r)
         header = response.headers.get("Docker-Content-Digest")
         size = response.content_length
         media_type = response.headers.get("Content-Type", "")
@@ -621,14 +616,7 @@ class RegistryStore:
 
     def ratelimit(self, ref: Ref) -> dict[str, str | None]:
         """Docker Hub's ``ratelimit-limit`` and ``ratelimit-remaining`` headers (via HEAD)."""
-        r = _registry_ref(ref)
-        response = self.transport.request(
-            "HEAD",
-            r.api_host,
-            self._path(r, "manifests", r.version_ref),
-            headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
-            scopes=self._scope(r),
-        )
+        response = self._manifest_request("HEAD", _registry_ref(ref))
         return {
             "limit": response.headers.get("ratelimit-limit"),
             "remaining": response.headers.get("ratelimit-remaining"),
@@ -651,13 +639,21 @@ def _next_link(header: str | None) -> str | None:
 
 
 class _Counting:
-    """Reads a source once, counting and hashing it; verify() checks what was expected."""
+    """Reads a source once, counting and hashing it; verify() checks what was expected.
+
+    A source that verifies itself for ``digest`` and ``size`` (see
+    :func:`hoist.store.verified.self_verifying`) is only counted: it raises on a mismatch itself,
+    and hashing its bytes a second time would cost a full pass of the CPU over the blob.
+    """
 
     def __init__(self, source: Readable, digest: Digest | None, size: int | None) -> None:
         self._source = source
         self._digest = digest
         self._size = size
-        self._hash = hashlib.new(digest.algorithm if digest else "sha256")
+        self._verifier = self_verifying(source, digest, size)
+        self._hash = (
+            None if self._verifier else hashlib.new(digest.algorithm if digest else "sha256")
+        )
         self.count = 0
 
     def read(self, n: int = -1, /) -> bytes:
@@ -669,7 +665,8 @@ class _Counting:
                 expected=str(self._size),
                 actual=f">{self._size}",
             )
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         return data
 
     def read_exact(self, n: int) -> bytes:
@@ -687,12 +684,21 @@ class _Counting:
             yield data
 
     def verify(self) -> Digest:
+        if self._verifier is not None and not self._verifier.verified:
+            # Not read to its end yet (a body sent by its Content-Length): the end is where
+            # the source checks its digest.
+            while self.read(CHUNK):
+                pass
         if self._size is not None and self.count != self._size:
             raise DigestMismatch(
                 f"blob: got {self.count} bytes, expected {self._size}",
                 expected=str(self._size),
                 actual=str(self.count),
             )
+        if self._verifier is not None:
+            assert self._verifier.verified and self._digest is not None
+            return self._digest
+        assert self._hash is not None
         actual = Digest(self._hash.name, self._hash.hexdigest())
         if self._digest is not None and actual != self._digest:
             raise DigestMismatch(
