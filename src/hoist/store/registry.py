@@ -9,7 +9,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hoist.errors import (
     BlobNotFound,
@@ -40,6 +40,17 @@ log = logging.getLogger(__name__)
 
 _MANIFEST_NOT_FOUND = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "HTTP 404"}
 _BLOB_NOT_FOUND = {"BLOB_UNKNOWN", "NAME_UNKNOWN", "HTTP 404"}
+_NO_MONOLITHIC = {405, 413, 501}
+FALLBACK_CHUNK = 8 << 20
+"""Chunk size when a registry refuses a single PUT (raised to its OCI-Chunk-Min-Length)."""
+
+
+def _position(content: Any) -> int | None:
+    """Where a seekable body starts (to re-read it), else None."""
+    seekable = getattr(content, "seekable", None)
+    if callable(seekable) and seekable():
+        return int(content.tell())
+    return None
 
 
 def _registry_ref(ref: Ref) -> Reference:
@@ -271,10 +282,22 @@ class RegistryStore:
                     return Descriptor(media_type, digest, found.size)
             except BlobNotFound:
                 pass
+        start = _position(content)
         location, min_chunk = self._upload_start(r)
         try:
             if digest is not None and self.chunk_size is None:
-                d, n = self._upload_single(r, location, content, digest, size)
+                try:
+                    d, n = self._upload_single(r, location, content, digest, size)
+                except RegistryError as exc:
+                    # Some registries refuse one large PUT: send chunks when we can re-read.
+                    if exc.status not in _NO_MONOLITHIC or start is None:
+                        raise
+                    log.info("%s refused a single PUT (%s); uploading in chunks", r.api_host, exc)
+                    self._upload_cancel(r, location)
+                    cast(Any, content).seek(start)
+                    location, min_chunk = self._upload_start(r)
+                    chunk = max(FALLBACK_CHUNK, min_chunk)
+                    d, n = self._upload_chunked(r, location, content, digest, size, chunk)
             else:
                 chunk = max(self.chunk_size or 0, min_chunk)
                 d, n = self._upload_chunked(r, location, content, digest, size, chunk)
