@@ -1,0 +1,211 @@
+"""The registry as an aiohttp application: routing, error answers, headers, house-keeping.
+
+``make_app(root)`` returns an :class:`aiohttp.web.Application` serving the OCI
+distribution-spec v1.1 API from the storage under ``root``. Run it with
+:class:`hoist.server.run.ServerThread`, ``hoist serve``, or any aiohttp runner.
+
+Routing is done here rather than by aiohttp's router because repository names contain
+slashes: the name is everything before the last ``/manifests/``, ``/blobs/``, ``/tags/`` or
+``/referrers/``, and is checked against the spec's grammar before it touches the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+
+from hoist.errors import InvalidDigest, InvalidReference
+from hoist.server import blobs, manifests
+from hoist.server.apierror import ApiError
+from hoist.server.auth import Auth, Htpasswd, RequestLog, load_htpasswd, policy
+from hoist.server.context import REGISTRY, Registry
+from hoist.server.storage import Storage
+from hoist.server.uploads import DEFAULT_TTL, Uploads
+
+__all__ = ["API_VERSION", "CHUNK_MIN_LENGTH", "make_app"]
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "registry/2.0"
+CHUNK_MIN_LENGTH = 1 << 20
+"""Advertised in ``OCI-Chunk-Min-Length``: advice for chunked pushes, not enforced."""
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+async def _base(request: web.Request) -> web.StreamResponse:
+    """``GET /v2/``: this is a registry (200 ``{}``)."""
+    return web.json_response({})
+
+
+_NAME = r"(?P<name>.+)"
+ROUTES: tuple[tuple[re.Pattern[str], Mapping[str, Handler]], ...] = tuple(
+    (re.compile(pattern), methods)
+    for pattern, methods in (
+        (r"", {"GET": _base, "HEAD": _base}),
+        (r"_catalog", {"GET": manifests.catalog, "HEAD": manifests.catalog}),
+        (_NAME + r"/tags/list", {"GET": manifests.tags_list, "HEAD": manifests.tags_list}),
+        (
+            _NAME + r"/manifests/(?P<reference>[^/]+)",
+            {
+                "GET": manifests.manifest_get,
+                "HEAD": manifests.manifest_get,
+                "PUT": manifests.manifest_put,
+                "DELETE": manifests.manifest_delete,
+            },
+        ),
+        (_NAME + r"/blobs/uploads/?", {"POST": blobs.upload_post}),
+        (
+            _NAME + r"/blobs/uploads/(?P<upload_id>[^/]+)",
+            {
+                "GET": blobs.upload_get,
+                "PATCH": blobs.upload_patch,
+                "PUT": blobs.upload_put,
+                "DELETE": blobs.upload_delete,
+            },
+        ),
+        (
+            _NAME + r"/blobs/(?P<digest>[^/]+)",
+            {"GET": blobs.blob_get, "HEAD": blobs.blob_get, "DELETE": blobs.blob_delete},
+        ),
+        (
+            _NAME + r"/referrers/(?P<digest>[^/]+)",
+            {"GET": manifests.referrers, "HEAD": manifests.referrers},
+        ),
+    )
+)
+"""Path patterns below ``/v2/`` (tried in order) and their handlers by method."""
+
+
+async def _dispatch(request: web.Request) -> web.StreamResponse:
+    tail = request.match_info.get("tail", "")
+    for pattern, methods in ROUTES:
+        match = pattern.fullmatch(tail)
+        if match is None:
+            continue
+        handler = methods.get(request.method)
+        if handler is None:
+            raise ApiError(
+                "UNSUPPORTED",
+                f"{request.method} is not supported on {request.path}",
+                headers={"Allow": ", ".join(methods)},
+            )
+        return await handler(request, **match.groupdict())
+    raise ApiError("UNSUPPORTED", f"no such endpoint: {request.path}", status=404)
+
+
+def _answer(exc: ApiError) -> web.Response:
+    headers = dict(exc.headers)
+    headers["Content-Type"] = "application/json; charset=utf-8"
+    return web.Response(status=exc.status, body=exc.body(), headers=headers)
+
+
+@web.middleware
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every failure into the spec's JSON error answer."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _answer(exc)
+    except InvalidReference as exc:
+        return _answer(ApiError("NAME_INVALID", str(exc)))
+    except InvalidDigest as exc:
+        return _answer(ApiError("DIGEST_INVALID", str(exc)))
+    except web.HTTPException as exc:
+        if exc.status in (404, 405):
+            return _answer(ApiError("UNSUPPORTED", exc.reason, status=exc.status))
+        raise
+    except (ConnectionError, asyncio.CancelledError):
+        raise  # the client went away; nothing to answer
+    except RequestPayloadError as exc:
+        return _answer(ApiError("BLOB_UPLOAD_INVALID", f"request body failed: {exc}"))
+    except OSError as exc:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.Response(status=500, text=f"storage error: {exc.strerror or exc}\n")
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.Response(status=500, text="internal server error\n")
+
+
+async def _api_version(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Docker-Distribution-API-Version"] = API_VERSION
+
+
+def make_app(
+    root: str | os.PathLike[str],
+    *,
+    htpasswd: str | os.PathLike[str] | Htpasswd | None = None,
+    anonymous_read: bool = False,
+    read_only: bool = False,
+    realm: str = "hoist",
+    upload_ttl: float = DEFAULT_TTL,
+    chunk_min_length: int = CHUNK_MIN_LENGTH,
+    max_inflight: int | None = None,
+    fsync: bool = True,
+) -> web.Application:
+    """The registry application serving the storage under ``root`` (created if missing).
+
+    ``htpasswd`` (a path or a loaded :class:`Htpasswd`) turns on basic auth;
+    ``anonymous_read`` then lets GET/HEAD of content through without credentials.
+    ``read_only`` refuses every write with 405 UNSUPPORTED. Upload sessions idle for
+    ``upload_ttl`` seconds are purged. ``max_inflight`` limits requests streaming a blob body
+    at once (beyond it: 429 TOOMANYREQUESTS). ``fsync=False`` trades durability for speed.
+    """
+    storage = Storage(root, fsync=fsync)
+    auth = None
+    if htpasswd is not None:
+        users = htpasswd if isinstance(htpasswd, Htpasswd) else load_htpasswd(htpasswd)
+        auth = Auth(users, realm)
+    state = Registry(
+        storage=storage,
+        uploads=Uploads(storage, ttl=upload_ttl),
+        auth=auth,
+        anonymous_read=anonymous_read,
+        read_only=read_only,
+        chunk_min_length=chunk_min_length,
+        max_inflight=max_inflight,
+    )
+    handler_args: dict[str, Any] = {
+        "access_log_class": RequestLog,
+        "access_log": logging.getLogger("hoist.server.access"),
+        "auto_decompress": False,
+        "read_bufsize": 1 << 20,
+    }
+    app = web.Application(middlewares=[_errors, policy], handler_args=handler_args)
+    app[REGISTRY] = state
+    app.router.add_route("*", "/v2", _dispatch)
+    app.router.add_route("*", "/v2/{tail:.*}", _dispatch)
+    app.on_response_prepare.append(_api_version)
+    app.cleanup_ctx.append(_housekeeping)
+    log.debug("registry app on %s (auth=%s, read_only=%s)", storage.root, bool(auth), read_only)
+    return app
+
+
+async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
+    """Purge idle upload sessions at start and then periodically."""
+    uploads = app[REGISTRY].uploads
+    interval = max(1.0, min(uploads.ttl / 4, 600.0))
+
+    async def loop() -> None:
+        while True:
+            try:
+                await uploads.purge()
+            except OSError as exc:
+                log.warning("purging upload sessions failed: %s", exc)
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

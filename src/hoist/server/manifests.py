@@ -1,0 +1,295 @@
+"""Manifest, tag, referrers and catalog endpoints.
+
+======  ==================================  ===========================================
+GET     /v2/<name>/manifests/<reference>    200 stored bytes, Content-Type, digest
+HEAD    /v2/<name>/manifests/<reference>    200 headers only
+PUT     /v2/<name>/manifests/<reference>    201 (+ ``OCI-Subject`` when it has a subject)
+DELETE  /v2/<name>/manifests/<digest>       202: manifest, its tags, its referrer entry
+DELETE  /v2/<name>/manifests/<tag>          202: the tag only
+GET     /v2/<name>/tags/list                200 ``?n=&last=`` with ``Link: ...; rel="next"``
+GET     /v2/<name>/referrers/<digest>       200 image index (``?artifactType=`` filter)
+GET     /v2/_catalog                        200 ``?n=&last=`` with ``Link``
+======  ==================================  ===========================================
+
+Manifests are returned as stored, whatever the ``Accept`` header says (hoist never converts
+one manifest type into another).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from hoist.errors import InvalidDigest, InvalidManifest, InvalidReference, UnsupportedMediaType
+from hoist.model import mediatype as mt
+from hoist.model.digest import Digest, digest_of
+from hoist.model.manifest import MAX_MANIFEST_SIZE, ImageManifest, Index, Manifest, parse_manifest
+from hoist.server.apierror import ApiError
+from hoist.server.context import empty, parse_digest, registry, valid_name
+from hoist.server.storage import ManifestInfo, Storage, check_tag
+
+__all__ = [
+    "catalog",
+    "manifest_delete",
+    "manifest_get",
+    "manifest_put",
+    "referrers",
+    "tags_list",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _unknown(name: str, reference: str) -> ApiError:
+    return ApiError(
+        "MANIFEST_UNKNOWN",
+        f"manifest {reference} unknown to {name}",
+        detail={"name": name, "reference": reference},
+    )
+
+
+def _resolve(storage: Storage, name: str, reference: str) -> Digest | None:
+    """The digest ``reference`` names in ``name``; DIGEST_INVALID for a malformed digest."""
+    if ":" in reference:
+        return parse_digest(reference)
+    try:
+        return storage.resolve(name, reference)
+    except InvalidReference:
+        return None
+
+
+# ---------------------------------------------------------------------- manifests
+
+
+async def manifest_get(request: web.Request, name: str, reference: str) -> web.StreamResponse:
+    """GET and HEAD of a manifest by tag or digest."""
+    storage = registry(request).storage
+    valid_name(name)
+    digest = _resolve(storage, name, reference)
+    if digest is None:
+        raise _unknown(name, reference)
+    found = await asyncio.to_thread(storage.read_manifest, name, digest)
+    if found is None:
+        raise _unknown(name, reference)
+    raw, info = found
+    headers = {
+        "Content-Type": info.media_type,
+        "Docker-Content-Digest": str(digest),
+        "ETag": f'"{digest}"',
+    }
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(raw))
+        return web.Response(status=200, headers=headers)
+    return web.Response(status=200, body=raw, headers=headers)
+
+
+async def _read_manifest_body(request: web.Request) -> bytes:
+    too_big = ApiError(
+        "MANIFEST_INVALID",
+        f"manifest is over the {MAX_MANIFEST_SIZE}-byte limit",
+        status=413,
+        detail={"limit": MAX_MANIFEST_SIZE},
+    )
+    if request.content_length is not None and request.content_length > MAX_MANIFEST_SIZE:
+        raise too_big
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_MANIFEST_SIZE:
+            raise too_big
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[str, str, Any]]:
+    """MANIFEST_BLOB_UNKNOWN errors for what ``manifest`` references and ``name`` lacks."""
+    errors: list[tuple[str, str, Any]] = []
+    if isinstance(manifest, ImageManifest):
+        for d in manifest.referenced():
+            if d.urls and mt.is_nondistributable(d.media_type):
+                continue  # foreign layers live elsewhere by design
+            size = storage.blob_size(name, d.digest)
+            if size is None:
+                errors.append(
+                    (
+                        "MANIFEST_BLOB_UNKNOWN",
+                        f"blob {d.digest} unknown to {name}",
+                        {"digest": str(d.digest)},
+                    )
+                )
+            elif size != d.size:
+                raise ApiError(
+                    "MANIFEST_INVALID",
+                    f"descriptor of {d.digest} says {d.size} bytes; the blob has {size}",
+                    detail={"digest": str(d.digest)},
+                )
+    elif isinstance(manifest, Index):
+        for d in manifest.manifests:
+            if storage.manifest_info(name, d.digest) is not None:
+                continue
+            if not mt.is_manifest(d.media_type) and storage.blob_size(name, d.digest) is not None:
+                continue
+            errors.append(
+                (
+                    "MANIFEST_BLOB_UNKNOWN",
+                    f"manifest {d.digest} unknown to {name}",
+                    {"digest": str(d.digest)},
+                )
+            )
+    return errors
+
+
+def _referrer(manifest: ImageManifest | Index, digest: Digest, size: int) -> dict[str, Any]:
+    """The descriptor the referrers API lists for ``manifest``."""
+    desc: dict[str, Any] = {
+        "mediaType": manifest.media_type,
+        "digest": str(digest),
+        "size": size,
+    }
+    artifact_type = manifest.artifact_type
+    if not artifact_type and isinstance(manifest, ImageManifest):
+        artifact_type = manifest.config.media_type
+    if artifact_type:
+        desc["artifactType"] = artifact_type
+    if manifest.annotations:
+        desc["annotations"] = dict(manifest.annotations)
+    return desc
+
+
+async def manifest_put(request: web.Request, name: str, reference: str) -> web.StreamResponse:
+    """Validate and store a manifest by tag or digest: 201."""
+    storage = registry(request).storage
+    valid_name(name)
+    tag: str | None = None
+    wanted: Digest | None = None
+    if ":" in reference:
+        wanted = parse_digest(reference)
+    else:
+        try:
+            check_tag(reference)
+        except InvalidReference as exc:
+            raise ApiError("MANIFEST_INVALID", str(exc), detail={"tag": reference}) from None
+        tag = reference
+    raw = await _read_manifest_body(request)
+    try:
+        manifest = parse_manifest(raw, request.headers.get("Content-Type"))
+    except (InvalidManifest, UnsupportedMediaType, InvalidDigest) as exc:
+        raise ApiError("MANIFEST_INVALID", str(exc)) from None
+    if not isinstance(manifest, ImageManifest | Index):
+        raise ApiError("MANIFEST_INVALID", "Docker schema1 manifests are not accepted")
+    digest = digest_of(raw, wanted.algorithm) if wanted is not None else manifest.digest
+    if wanted is not None and digest != wanted:
+        raise ApiError(
+            "DIGEST_INVALID",
+            f"manifest hashes to {digest}, not {wanted}",
+            detail={"digest": str(wanted)},
+        )
+    errors = await asyncio.to_thread(_missing, storage, name, manifest)
+    if errors:
+        code, message, detail = errors[0]
+        raise ApiError(code, message, detail=detail, errors=errors[1:])
+    subject = manifest.subject.digest if manifest.subject is not None else None
+    info = ManifestInfo(digest, manifest.media_type, len(raw), subject)
+    referrer = _referrer(manifest, digest, len(raw)) if subject is not None else None
+    await asyncio.to_thread(storage.put_manifest, name, raw, info, tag=tag, referrer=referrer)
+    log.debug("manifest %s stored in %s%s", digest, name, f" as {tag}" if tag else "")
+    headers = {
+        "Location": f"/v2/{name}/manifests/{digest}",
+        "Docker-Content-Digest": str(digest),
+    }
+    if subject is not None:
+        headers["OCI-Subject"] = str(subject)
+    return empty(201, headers)
+
+
+async def manifest_delete(request: web.Request, name: str, reference: str) -> web.StreamResponse:
+    """Delete a manifest by digest (with its tags) or just a tag: 202."""
+    storage = registry(request).storage
+    valid_name(name)
+    if not storage.repo_exists(name):
+        raise ApiError("NAME_UNKNOWN", f"repository {name} not known", detail={"name": name})
+    if ":" in reference:
+        digest = parse_digest(reference)
+        if not await asyncio.to_thread(storage.delete_manifest, name, digest):
+            raise _unknown(name, reference)
+    else:
+        try:
+            deleted = await asyncio.to_thread(storage.delete_tag, name, reference)
+        except InvalidReference:
+            deleted = False
+        if not deleted:
+            raise _unknown(name, reference)
+    return empty(202)
+
+
+# ---------------------------------------------------------------------- listings
+
+
+def _page(request: web.Request, items: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Apply ``n`` and ``last``; the page and a ``Link`` header when more remain."""
+    query = request.rel_url.query
+    last = query.get("last")
+    if last:
+        items = [item for item in items if item > last]
+    text = query.get("n")
+    if text is None or text == "":
+        return items, {}
+    try:
+        n = int(text)
+        if n < 0:
+            raise ValueError(text)
+    except ValueError:
+        raise ApiError(
+            "UNSUPPORTED", f"n must be a non-negative integer, not {text!r}", status=400
+        ) from None
+    if n == 0 or len(items) <= n:
+        return items[:n], {}
+    page = items[:n]
+    link = f"<{request.path}?{urlencode({'n': n, 'last': page[-1]}, quote_via=quote)}>"
+    return page, {"Link": f'{link}; rel="next"'}
+
+
+async def tags_list(request: web.Request, name: str) -> web.StreamResponse:
+    """The tags of a repository, sorted, paginated."""
+    storage = registry(request).storage
+    valid_name(name)
+    tags = await asyncio.to_thread(storage.tags, name)
+    if tags is None:
+        raise ApiError("NAME_UNKNOWN", f"repository {name} not known", detail={"name": name})
+    page, headers = _page(request, tags)
+    return web.json_response({"name": name, "tags": page}, headers=headers)
+
+
+async def catalog(request: web.Request) -> web.StreamResponse:
+    """Every repository, sorted, paginated."""
+    names = await asyncio.to_thread(registry(request).storage.repositories)
+    page, headers = _page(request, names)
+    return web.json_response({"repositories": page}, headers=headers)
+
+
+async def referrers(request: web.Request, name: str, digest: str) -> web.StreamResponse:
+    """The manifests of ``name`` whose subject is ``digest``, as an OCI image index.
+
+    Never 404 (a 404 tells clients the API is missing): an unknown subject or repository has
+    no referrers.
+    """
+    storage = registry(request).storage
+    valid_name(name)
+    subject = parse_digest(digest)
+    found = await asyncio.to_thread(storage.referrers, name, subject)
+    headers: dict[str, str] = {}
+    wanted = request.rel_url.query.getall("artifactType", [])
+    if wanted:
+        found = [d for d in found if d.get("artifactType") in wanted]
+        headers["OCI-Filters-Applied"] = "artifactType"
+    body = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": found}
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        headers={**headers, "Content-Type": mt.OCI_INDEX},
+    )

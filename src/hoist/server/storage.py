@@ -1,0 +1,383 @@
+"""Filesystem storage of the embedded registry: content-addressed, shared, linked per repository.
+
+Layout under the root directory::
+
+    blobs/<alg>/<hex>                                   content, shared by every repository
+    repositories/<name>/_layers/<alg>/<hex>             link: blob readable in <name>
+    repositories/<name>/_manifests/revisions/<alg>/<hex>  link: manifest in <name> (JSON:
+                                                        mediaType, size, subject)
+    repositories/<name>/_manifests/tags/<tag>           the digest the tag points to
+    repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>  referrers index of a subject:
+                                                        one descriptor (JSON) per referrer
+    _uploads/<uuid>/{data,state.json}                   upload sessions (see uploads.py)
+
+A blob is served from a repository only when that repository links it, so content pushed to
+one repository is not readable from another until pushed or mounted there. Every file is
+written to a temporary name in its final directory, fsynced and renamed into place, so a
+reader sees either nothing or the whole file; temporary names start with ``.`` and are never
+looked up (digests, tags and repository path components cannot start with ``.``).
+
+Repository names are checked against the distribution grammar before any path is built, so
+no name reaches outside the root. Methods here block: the server calls them in threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hoist.errors import InvalidReference
+from hoist.model.digest import ALGORITHMS, Digest
+from hoist.model.reference import _check_repository, _check_tag
+
+__all__ = ["NAME_LIMIT", "ManifestInfo", "Storage", "check_name", "check_tag", "write_atomic"]
+
+log = logging.getLogger(__name__)
+
+NAME_LIMIT = 255
+"""Longest repository name: the spec asks for fewer than 256 characters."""
+
+TMP_PREFIX = ".tmp-"
+
+
+def check_name(name: str) -> None:
+    """Raise InvalidReference unless ``name`` is a valid repository name (spec grammar)."""
+    if len(name) > NAME_LIMIT:
+        raise InvalidReference(f"repository name is {len(name)} characters; at most 255")
+    _check_repository(name)
+
+
+def check_tag(tag: str) -> None:
+    """Raise InvalidReference unless ``tag`` matches ``[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}``."""
+    _check_tag(tag)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    if fsync:
+        _fsync_dir(path.parent)
+
+
+def _remove(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _digests_in(directory: Path) -> Iterator[Digest]:
+    """Digests of ``directory/<alg>/<hex>`` entries (temporary names skipped)."""
+    for alg in ALGORITHMS:
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(directory / alg):
+                if not entry.name.startswith("."):
+                    with contextlib.suppress(ValueError):
+                        yield Digest(alg, entry.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestInfo:
+    """What a repository records about one of its manifests."""
+
+    digest: Digest
+    media_type: str
+    size: int
+    subject: Digest | None = None
+
+
+class Storage:
+    """The registry's files under ``root`` (created if missing)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.root = Path(root).absolute()
+        self.fsync = fsync
+        self.blobs_dir = self.root / "blobs"
+        self.repos_dir = self.root / "repositories"
+        self.uploads_dir = self.root / "_uploads"
+        for d in (self.blobs_dir, self.repos_dir, self.uploads_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"<Storage {self.root}>"
+
+    # ------------------------------------------------------------------ paths
+
+    def repo_dir(self, name: str) -> Path:
+        """The directory of repository ``name`` (validated; raises InvalidReference)."""
+        check_name(name)
+        path = self.repos_dir.joinpath(*name.split("/"))
+        if os.path.commonpath([path, self.repos_dir]) != str(self.repos_dir):
+            raise InvalidReference(f"repository name {name!r} leaves the storage root")
+        return path
+
+    def blob_path(self, digest: Digest) -> Path:
+        """Where the content of ``digest`` lives (whether or not it does)."""
+        return self.blobs_dir / digest.algorithm / digest.hex
+
+    def _layer_link(self, name: str, digest: Digest) -> Path:
+        return self.repo_dir(name) / "_layers" / digest.algorithm / digest.hex
+
+    def _revision(self, name: str, digest: Digest) -> Path:
+        return self.repo_dir(name) / "_manifests" / "revisions" / digest.algorithm / digest.hex
+
+    def _tags_dir(self, name: str) -> Path:
+        return self.repo_dir(name) / "_manifests" / "tags"
+
+    def _referrers_dir(self, name: str, subject: Digest) -> Path:
+        return self.repo_dir(name) / "_referrers" / subject.algorithm / subject.hex
+
+    def repo_exists(self, name: str) -> bool:
+        """Whether anything was ever pushed to ``name``."""
+        d = self.repo_dir(name)
+        return (d / "_manifests").is_dir() or (d / "_layers").is_dir()
+
+    # ------------------------------------------------------------------ blobs
+
+    def blob_size(self, name: str, digest: Digest) -> int | None:
+        """Size of ``digest`` if ``name`` links it and the content is present, else None."""
+        if not self._layer_link(name, digest).is_file():
+            return None
+        try:
+            return self.blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def ingest(self, source: Path, digest: Digest) -> None:
+        """Move the verified file ``source`` into the blob store as ``digest``.
+
+        If the content is already stored (a concurrent push of the same blob), ``source`` is
+        dropped: both are the same bytes, and the stored file is never rewritten in place.
+        """
+        dest = self.blob_path(digest)
+        if dest.is_file():
+            _remove(source)
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if self.fsync:
+            fd = os.open(source, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(source, dest)
+        if self.fsync:
+            _fsync_dir(dest.parent)
+
+    def write_blob(self, digest: Digest, data: bytes) -> None:
+        """Store small verified content (manifests) as ``digest``."""
+        dest = self.blob_path(digest)
+        if not dest.is_file():
+            write_atomic(dest, data, fsync=self.fsync)
+
+    def link_blob(self, name: str, digest: Digest) -> None:
+        """Make ``digest`` readable in ``name`` (the content must be stored)."""
+        link = self._layer_link(name, digest)
+        if not link.is_file():
+            write_atomic(link, str(digest).encode(), fsync=self.fsync)
+
+    def unlink_blob(self, name: str, digest: Digest) -> bool:
+        """Make ``digest`` unreadable in ``name``; the content stays until gc."""
+        return _remove(self._layer_link(name, digest))
+
+    def mount_blob(self, name: str, source: str, digest: Digest) -> bool:
+        """Link ``digest`` into ``name`` if ``source`` links it; whether it did."""
+        if self.blob_size(source, digest) is None:
+            return False
+        self.link_blob(name, digest)
+        return True
+
+    def layer_links(self, name: str) -> list[Digest]:
+        """Every blob ``name`` links."""
+        return list(_digests_in(self.repo_dir(name) / "_layers"))
+
+    def all_blobs(self) -> list[Digest]:
+        """Every digest in the blob store."""
+        return list(_digests_in(self.blobs_dir))
+
+    def remove_blob(self, digest: Digest) -> bool:
+        """Delete stored content (gc only)."""
+        return _remove(self.blob_path(digest))
+
+    # ------------------------------------------------------------------ manifests
+
+    def put_manifest(
+        self,
+        name: str,
+        raw: bytes,
+        info: ManifestInfo,
+        *,
+        tag: str | None = None,
+        referrer: dict[str, Any] | None = None,
+    ) -> None:
+        """Store a verified manifest, link it, record it as a referrer, then tag it.
+
+        The order makes every intermediate state valid: content before link before tag.
+        """
+        self.write_blob(info.digest, raw)
+        record: dict[str, Any] = {"mediaType": info.media_type, "size": info.size}
+        if info.subject is not None:
+            record["subject"] = str(info.subject)
+        write_atomic(
+            self._revision(name, info.digest),
+            json.dumps(record, separators=(",", ":")).encode(),
+            fsync=self.fsync,
+        )
+        if info.subject is not None and referrer is not None:
+            entry = self._referrers_dir(name, info.subject) / (
+                f"{info.digest.algorithm}-{info.digest.hex}"
+            )
+            write_atomic(entry, json.dumps(referrer).encode(), fsync=self.fsync)
+        if tag is not None:
+            check_tag(tag)
+            write_atomic(self._tags_dir(name) / tag, str(info.digest).encode(), fsync=self.fsync)
+
+    def resolve(self, name: str, reference: str) -> Digest | None:
+        """The digest a tag points to, or the digest ``reference`` spells; None if no tag."""
+        if ":" in reference:
+            return Digest.parse(reference)
+        check_tag(reference)
+        try:
+            return Digest.parse(
+                (self._tags_dir(name) / reference).read_text(encoding="ascii").strip()
+            )
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            return None
+
+    def manifest_info(self, name: str, digest: Digest) -> ManifestInfo | None:
+        """What ``name`` records about manifest ``digest``, if it has it."""
+        try:
+            record = json.loads(self._revision(name, digest).read_bytes())
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            return None
+        if not self.blob_path(digest).is_file():
+            return None
+        subject = record.get("subject")
+        return ManifestInfo(
+            digest,
+            str(record["mediaType"]),
+            int(record["size"]),
+            Digest.parse(subject) if subject else None,
+        )
+
+    def read_manifest(self, name: str, digest: Digest) -> tuple[bytes, ManifestInfo] | None:
+        """The bytes and record of manifest ``digest`` in ``name``, if present."""
+        info = self.manifest_info(name, digest)
+        if info is None:
+            return None
+        try:
+            return self.blob_path(digest).read_bytes(), info
+        except FileNotFoundError:
+            return None
+
+    def revisions(self, name: str) -> list[Digest]:
+        """Every manifest ``name`` links."""
+        return list(_digests_in(self.repo_dir(name) / "_manifests" / "revisions"))
+
+    def delete_manifest(self, name: str, digest: Digest) -> bool:
+        """Unlink manifest ``digest`` from ``name`` with its tags and its referrer entry."""
+        revision = self._revision(name, digest)
+        try:
+            record = json.loads(revision.read_bytes())
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except ValueError:
+            record = {}
+        for tag, target in self.tag_map(name).items():
+            if target == digest:
+                _remove(self._tags_dir(name) / tag)
+        subject = record.get("subject")
+        if subject:
+            with contextlib.suppress(ValueError):
+                self.remove_referrer(name, Digest.parse(subject), digest)
+        return _remove(revision)
+
+    # ------------------------------------------------------------------ tags
+
+    def delete_tag(self, name: str, tag: str) -> bool:
+        """Remove a tag (the manifest stays)."""
+        check_tag(tag)
+        return _remove(self._tags_dir(name) / tag)
+
+    def tag_map(self, name: str) -> dict[str, Digest]:
+        """Every tag of ``name`` and the digest it points to."""
+        tags: dict[str, Digest] = {}
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self._tags_dir(name)):
+                if entry.name.startswith("."):
+                    continue
+                with (
+                    contextlib.suppress(FileNotFoundError, ValueError),
+                    open(entry.path, encoding="ascii") as f,
+                ):
+                    tags[entry.name] = Digest.parse(f.read().strip())
+        return tags
+
+    def tags(self, name: str) -> list[str] | None:
+        """Sorted tags of ``name``; None if the repository does not exist."""
+        if not self.repo_exists(name):
+            return None
+        return sorted(self.tag_map(name))
+
+    # ------------------------------------------------------------------ referrers
+
+    def referrers(self, name: str, subject: Digest) -> list[dict[str, Any]]:
+        """Descriptors of the manifests in ``name`` whose subject is ``subject``."""
+        directory = self._referrers_dir(name, subject)
+        found: list[dict[str, Any]] = []
+        try:
+            entries = sorted(e.name for e in os.scandir(directory) if not e.name.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
+            return found
+        for entry in entries:
+            try:
+                descriptor = json.loads((directory / entry).read_bytes())
+            except (FileNotFoundError, ValueError):
+                continue
+            alg, _, hexpart = entry.partition("-")
+            with contextlib.suppress(ValueError):
+                if self.manifest_info(name, Digest(alg, hexpart)) is not None:
+                    found.append(descriptor)
+        return found
+
+    def remove_referrer(self, name: str, subject: Digest, digest: Digest) -> None:
+        """Drop one entry of a referrers index (gc)."""
+        _remove(self._referrers_dir(name, subject) / f"{digest.algorithm}-{digest.hex}")
+
+    # ------------------------------------------------------------------ catalog
+
+    def repositories(self) -> list[str]:
+        """Every repository name, sorted."""
+        names: list[str] = []
+        for dirpath, dirnames, _ in os.walk(self.repos_dir):
+            if "_manifests" in dirnames or "_layers" in dirnames:
+                names.append(Path(dirpath).relative_to(self.repos_dir).as_posix())
+            dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
+        return sorted(names)
