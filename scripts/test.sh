@@ -3,13 +3,14 @@
 #   scripts/test.sh            # everything
 #   scripts/test.sh -k token   # a subset
 # On Debian it installs the tools the tests use (skopeo, docker-registry) when
-# missing, and creates .venv with hoist installed editable with its test extras.
+# missing (and graphviz for the svg output of image tree), and creates .venv with hoist installed editable with its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     missing+=(python3-venv)
 fi
