@@ -2,8 +2,8 @@
 # Run all checks: ruff, mypy (strict), pytest. Extra arguments go to pytest.
 #   scripts/test.sh            # everything
 #   scripts/test.sh -k token   # a subset
-# On Debian it installs the tools the tests use (skopeo, docker-registry) when
-# missing (and graphviz for the svg output of image tree), and creates .venv with hoist installed editable with its test extras.
+# On Debian it installs the tools the tests use (skopeo, docker-registry, graphviz)
+# when missing, and creates .venv with hoist installed editable with its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
