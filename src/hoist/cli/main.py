@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "repo": ("hoist.cli.repo", "repo", "List the repositories of a registry."),
     "registry": ("hoist.cli.registry", "registry", "Log in, log out, per-registry settings."),
     "serve": ("hoist.cli.serve", "serve", "Run an OCI registry on this machine."),
+    "index": ("hoist.cli.index", "index", "Create multi-platform indexes; add or remove images."),
+    "artifact": ("hoist.cli.artifact", "artifact", "Push, pull and list OCI artifacts."),
 }
 
 

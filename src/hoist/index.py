@@ -1,0 +1,352 @@
+"""Build and edit image indexes (OCI) and manifest lists (Docker) from references.
+
+::
+
+    index_create(client, "reg/app:multi", ["reg/app:amd64", "ocidir://build:arm64"])
+    index_add(client, "reg/app:multi", ["reg/app:s390x"])
+    index_remove(client, "reg/app:multi", platform=Platform.parse("linux/s390x"))
+
+Each reference contributes its manifest's descriptor. A reference to a single manifest gets its
+platform from the image config; a reference to an index contributes every child, with the
+platform its descriptor there declares (``platform_from_config=True`` reads the configs
+instead). Children that live elsewhere (another repository, registry or layout) are copied to
+the destination first, by digest and with their blobs, so the index never points at missing
+content. A Docker manifest list holds only Docker schema2 manifests: anything else is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hoist.copy import image_copy
+from hoist.errors import (
+    InvalidConfig,
+    InvalidInput,
+    InvalidPlatform,
+    NotFound,
+    UnsupportedMediaType,
+)
+from hoist.image import MAX_CONFIG_SIZE
+from hoist.model import mediatype as mt
+from hoist.model.config import parse_config
+from hoist.model.descriptor import Descriptor
+from hoist.model.manifest import ImageManifest, Index
+from hoist.model.reference import LayoutReference, Reference
+
+if TYPE_CHECKING:
+    from hoist.client import Client
+    from hoist.model.digest import Digest
+    from hoist.model.platform import Platform
+    from hoist.store.base import Store
+
+    Ref = Reference | LayoutReference
+
+__all__ = ["index_add", "index_create", "index_remove", "same_location", "write_target"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Child:
+    """One descriptor to put in an index, and where its content can be read from."""
+
+    descriptor: Descriptor
+    store: Store
+    ref: Ref
+    origin: str
+
+
+def same_location(a: Ref, b: Ref) -> bool:
+    """Whether two references name the same repository (or the same layout directory)."""
+    if isinstance(a, Reference) and isinstance(b, Reference):
+        return (a.registry, a.repository) == (b.registry, b.repository)
+    if isinstance(a, LayoutReference) and isinstance(b, LayoutReference):
+        return a.scheme == b.scheme and os.path.realpath(a.path) == os.path.realpath(b.path)
+    return False
+
+
+def write_target(ref: Ref, digest: Digest) -> Ref:
+    """Where to put a new manifest for ``ref``: its tag if it has one, else by ``digest``.
+
+    A layout reference with neither tag nor digest gets ``latest``.
+    """
+    if ref.tag is not None:
+        return ref.with_tag(ref.tag)
+    if ref.digest is None:
+        return ref.with_tag("latest")
+    return ref.by_digest(digest)
+
+
+def _config_platform(store: Store, ref: Ref, manifest: ImageManifest) -> Platform | None:
+    """The platform in ``manifest``'s image config; None for artifacts and configs without one."""
+    desc = manifest.config
+    if not mt.is_config(desc.media_type):
+        return None
+    if desc.size > MAX_CONFIG_SIZE:
+        raise InvalidConfig(f"config {desc.digest} of {desc.size} bytes is over the limit")
+    raw = desc.data
+    if raw is None:
+        with store.blob_get(ref.by_digest(manifest.digest), desc.digest, desc.size) as reader:
+            raw = reader.read()
+    try:
+        return parse_config(raw).platform
+    except InvalidPlatform as exc:
+        log.info("no platform in config %s: %s", desc.digest, exc)
+        return None
+
+
+def _children(
+    client: Client,
+    refs: Iterable[str | Ref],
+    *,
+    platform_from_config: bool,
+    need_platform: bool = False,
+) -> list[_Child]:
+    """The descriptors the references contribute, in order (an index contributes its children).
+
+    Index children keep the platform their descriptor declares, unless ``platform_from_config``
+    (or ``need_platform`` and they declare none) has it read from their image config.
+    """
+    out: list[_Child] = []
+    for item in refs:
+        ref = client.ref(item)
+        store = client.store(ref)
+        manifest = store.manifest_get(ref)
+        if isinstance(manifest, ImageManifest):
+            platform = _config_platform(store, ref, manifest)
+            out.append(_Child(manifest.descriptor(platform=platform), store, ref, str(ref)))
+        elif isinstance(manifest, Index):
+            for entry in manifest.manifests:
+                desc = entry
+                from_config = platform_from_config or (need_platform and entry.platform is None)
+                if from_config and mt.is_image_manifest(entry.media_type):
+                    child = store.manifest_get(ref.by_digest(entry.digest))
+                    if isinstance(child, ImageManifest):
+                        platform = _config_platform(store, ref, child)
+                        desc = entry.replace(platform=platform or entry.platform)
+                out.append(_Child(desc, store, ref, f"{ref} (child {entry.digest})"))
+        else:
+            raise UnsupportedMediaType(
+                f"{ref} is a {manifest.media_type} manifest, which cannot go in an index",
+                manifest.media_type,
+            )
+    return out
+
+
+def _check_docker(children: Sequence[_Child], annotations: Mapping[str, str] | None) -> None:
+    """A Docker manifest list holds Docker schema2 manifests with a platform, no annotations."""
+    for child in children:
+        d = child.descriptor
+        if d.media_type != mt.DOCKER_MANIFEST:
+            raise UnsupportedMediaType(
+                f"a Docker manifest list may only hold Docker schema2 manifests "
+                f"({mt.DOCKER_MANIFEST}), but {child.origin} ({d.digest}) is {d.media_type}; "
+                "make an OCI index instead (without --docker)",
+                d.media_type,
+            )
+        if d.platform is None:
+            raise InvalidInput(
+                f"a Docker manifest list needs a platform for every manifest; "
+                f"{child.origin} ({d.digest}) has none"
+            )
+    if annotations:
+        raise InvalidInput("a Docker manifest list has no annotations; use an OCI index")
+
+
+def _platform_key(desc: Descriptor) -> Platform | None:
+    """The platform two children may not share (``unknown/unknown`` attestations may)."""
+    p = desc.platform
+    if p is None or p.os == "unknown" or p.architecture == "unknown":
+        return None
+    return p
+
+
+def _merge(
+    existing: Sequence[Descriptor], new: Sequence[_Child], *, replace: bool
+) -> list[Descriptor]:
+    """``existing`` then ``new``, one child per digest and per platform.
+
+    A new child with the digest of an existing one replaces it. One with the platform of an
+    existing one replaces it when ``replace``, else is refused (two refs, one platform).
+    """
+    out = list(existing)
+    for child in new:
+        desc = child.descriptor
+        key = _platform_key(desc)
+        same = [
+            i
+            for i, old in enumerate(out)
+            if old.digest == desc.digest or (key is not None and _platform_key(old) == key)
+        ]
+        clash = [out[i] for i in same if out[i].digest != desc.digest]
+        if clash and not replace:
+            raise InvalidInput(
+                f"two manifests for platform {key}: {clash[0].digest} and {desc.digest} "
+                f"({child.origin}); an index holds one manifest per platform"
+            )
+        if same:
+            out[same[0]] = desc
+            for i in reversed(same[1:]):
+                del out[i]
+        else:
+            out.append(desc)
+    return out
+
+
+def _bring_children(
+    client: Client, target: Ref, children: Sequence[_Child], wanted: set[Digest]
+) -> None:
+    """Copy the ``wanted`` children that live elsewhere to ``target``'s repository, by digest."""
+    dst_store = client.store(target)
+    done: set[Digest] = set()
+    for child in children:
+        digest = child.descriptor.digest
+        if digest not in wanted or digest in done or same_location(child.ref, target):
+            continue
+        done.add(digest)
+        log.info("copying %s from %s", digest, child.origin)
+        image_copy(child.store, child.ref.by_digest(digest), dst_store, target.by_digest(digest))
+
+
+def _put(
+    client: Client,
+    target: Ref,
+    manifests: Sequence[Descriptor],
+    children: Sequence[_Child],
+    *,
+    media_type: str,
+    annotations: Mapping[str, str] | None,
+    subject: Descriptor | None = None,
+    artifact_type: str | None = None,
+) -> Index:
+    index = Index.build(
+        manifests,
+        media_type=media_type,
+        annotations=annotations or None,
+        subject=subject,
+        artifact_type=artifact_type,
+    )
+    _bring_children(client, target, children, {d.digest for d in manifests})
+    client.store(target).manifest_put(write_target(target, index.digest), index)
+    return index
+
+
+def index_create(
+    client: Client,
+    target: str | Ref,
+    refs: Sequence[str | Ref],
+    *,
+    platform_from_config: bool = False,
+    docker: bool = False,
+    annotations: Mapping[str, str] | None = None,
+) -> Index:
+    """Create an index of ``refs`` at ``target`` (its tag; by digest if it has none).
+
+    ``docker=True`` makes a Docker manifest list, which refuses anything but Docker schema2
+    manifests. The same digest twice is kept once; two manifests for one platform are
+    refused.
+    Returns the index written; its ``digest`` is the new index's digest.
+    """
+    if not refs:
+        raise InvalidInput("an index needs at least one reference")
+    dst = client.ref(target)
+    children = _children(
+        client, refs, platform_from_config=platform_from_config, need_platform=docker
+    )
+    if docker:
+        _check_docker(children, annotations)
+    manifests = _merge([], children, replace=False)
+    media_type = mt.DOCKER_MANIFEST_LIST if docker else mt.OCI_INDEX
+    return _put(client, dst, manifests, children, media_type=media_type, annotations=annotations)
+
+
+def _existing(client: Client, dst: Ref) -> tuple[Ref, Index]:
+    """The index at ``dst``, and ``dst`` with the tag to write back to."""
+    store = client.store(dst)
+    if isinstance(dst, LayoutReference) and dst.tag is None and dst.digest is None:
+        tags = store.tag_list(dst)
+        dst = dst.with_tag(tags[0] if len(tags) == 1 else "latest")
+    manifest = store.manifest_get(dst)
+    if not isinstance(manifest, Index):
+        raise UnsupportedMediaType(
+            f"{dst} is a {manifest.media_type}, not an index", manifest.media_type
+        )
+    return dst, manifest
+
+
+def index_add(
+    client: Client,
+    target: str | Ref,
+    refs: Sequence[str | Ref],
+    *,
+    platform_from_config: bool = False,
+    annotations: Mapping[str, str] | None = None,
+) -> Index:
+    """Add ``refs`` to the index at ``target`` and write the result back there.
+
+    A child with the same digest or platform as an existing one replaces it; ``annotations``
+    are merged into the index's. A Docker manifest list stays one, and refuses OCI children.
+    """
+    if not refs:
+        raise InvalidInput("nothing to add: give at least one reference")
+    dst, current = _existing(client, client.ref(target))
+    docker = current.media_type == mt.DOCKER_MANIFEST_LIST
+    children = _children(
+        client, refs, platform_from_config=platform_from_config, need_platform=docker
+    )
+    if docker:
+        _check_docker(children, annotations)
+    merged = {**current.annotations, **(annotations or {})}
+    return _put(
+        client,
+        dst,
+        _merge(current.manifests, children, replace=True),
+        children,
+        media_type=current.media_type,
+        annotations=merged,
+        subject=current.subject,
+        artifact_type=current.artifact_type,
+    )
+
+
+def index_remove(
+    client: Client,
+    target: str | Ref,
+    *,
+    platform: Platform | None = None,
+    digest: Digest | None = None,
+) -> Index:
+    """Remove the children matching ``platform`` (or with ``digest``) from the index at ``target``.
+
+    Raises NotFound, listing what the index holds, when nothing matches.
+    """
+    if (platform is None) == (digest is None):
+        raise InvalidInput("give exactly one of platform or digest to remove")
+    dst, current = _existing(client, client.ref(target))
+    if platform is not None:
+        kept = [
+            d for d in current.manifests if d.platform is None or not platform.matches(d.platform)
+        ]
+        wanted = f"platform {platform}"
+    else:
+        kept = [d for d in current.manifests if d.digest != digest]
+        wanted = f"digest {digest}"
+    if len(kept) == len(current.manifests):
+        present = (
+            ", ".join(f"{d.platform or '-'} {d.digest}" for d in current.manifests) or "nothing"
+        )
+        raise NotFound(f"no child with {wanted} in {dst}; it holds: {present}")
+    return _put(
+        client,
+        dst,
+        kept,
+        [],
+        media_type=current.media_type,
+        annotations=current.annotations,
+        subject=current.subject,
+        artifact_type=current.artifact_type,
+    )
