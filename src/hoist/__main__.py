@@ -1,5 +1,7 @@
 """python -m hoist."""
 
+import sys
+
 from hoist.cli.main import main
 
-main()
+sys.exit(main())

@@ -9,7 +9,8 @@
      │    ├── InvalidPlatform
      │    ├── InvalidManifest                  bad JSON, missing fields, over 4 MiB
      │    ├── InvalidConfig
-     │    └── InvalidLayer                     corrupt compression or tar data in a layer
+     │    ├── InvalidLayer                     corrupt compression or tar data in a layer
+     │    └── InvalidDockerfile                with the line; also what hoist cannot build (RUN)
      ├── UnsupportedMediaType (also ValueError) e.g. schema1 for writing
      ├── DigestMismatch                        content is not what its descriptor says
      ├── UnsafeLayer                           a layer that would escape its root (``..``,
@@ -39,6 +40,7 @@ __all__ = [
     "HoistError",
     "InvalidConfig",
     "InvalidDigest",
+    "InvalidDockerfile",
     "InvalidInput",
     "InvalidLayer",
     "InvalidManifest",
@@ -86,6 +88,20 @@ class InvalidConfig(InvalidInput):
 
 class InvalidLayer(InvalidInput):
     """A layer whose compressed or tar data is corrupt or truncated."""
+
+
+class InvalidDockerfile(InvalidInput):
+    """A Dockerfile that does not parse or asks for what hoist cannot do (RUN), with its line.
+
+    ``str()`` reads ``Dockerfile:12: RUN needs a container; hoist builds without one``;
+    ``line`` is 0 when the problem is not on one line.
+    """
+
+    def __init__(self, message: str, line: int = 0, name: str = "Dockerfile") -> None:
+        super().__init__(f"{name}:{line}: {message}" if line else f"{name}: {message}")
+        self.reason = message
+        self.line = line
+        self.name = name
 
 
 class UnsupportedMediaType(HoistError, ValueError):

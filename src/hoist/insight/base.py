@@ -1,0 +1,138 @@
+"""Is an image built on the current version of its base? Its base's layers must be a prefix.
+
+Layers are compared by diff_id (the uncompressed digest, from the configs) when both
+configs list one per layer, so a recompressed base still counts as the same; otherwise by
+the compressed digests in the manifests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hoist.model.digest import Digest
+
+if TYPE_CHECKING:
+    from hoist.client import Client
+    from hoist.image import Image
+    from hoist.model.platform import Platform
+
+__all__ = ["ANNOTATION_BASE_DIGEST", "ANNOTATION_BASE_NAME", "BaseCheck", "LayerRef", "check_base"]
+
+ANNOTATION_BASE_DIGEST = "org.opencontainers.image.base.digest"
+ANNOTATION_BASE_NAME = "org.opencontainers.image.base.name"
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """A layer at a position: compressed digest and (when known) diff_id."""
+
+    index: int
+    digest: Digest
+    diff_id: Digest | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "digest": str(self.digest),
+            "diff_id": str(self.diff_id) if self.diff_id else None,
+        }
+
+
+@dataclass
+class BaseCheck:
+    """The answer to "is IMAGE built on the current BASE?"."""
+
+    image: str
+    base: str
+    platform: str
+    image_digest: Digest
+    base_digest: Digest
+    up_to_date: bool
+    compared_by: str
+    """``diff_id`` or ``digest``."""
+    shared: list[LayerRef] = field(default_factory=list)
+    """The image's layers that are the base's (the common prefix)."""
+    base_new: list[LayerRef] = field(default_factory=list)
+    """The base's layers after the common prefix: what a rebuild would bring in."""
+    image_old: list[LayerRef] = field(default_factory=list)
+    """The image's layers at those positions: from the old base (or its own)."""
+    base_layers: int = 0
+    recorded_base: str | None = None
+    """The image's ``org.opencontainers.image.base.digest`` annotation, if any."""
+    recorded_base_current: bool | None = None
+
+    @property
+    def status(self) -> str:
+        if self.up_to_date:
+            return "up to date"
+        if not self.shared and self.base_layers:
+            return "not built on this base"
+        return "rebuild needed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "base": self.base,
+            "platform": self.platform,
+            "image_digest": str(self.image_digest),
+            "base_digest": str(self.base_digest),
+            "up_to_date": self.up_to_date,
+            "status": self.status,
+            "compared_by": self.compared_by,
+            "base_layers": self.base_layers,
+            "shared": [x.to_dict() for x in self.shared],
+            "base_new": [x.to_dict() for x in self.base_new],
+            "image_old": [x.to_dict() for x in self.image_old],
+            "recorded_base": self.recorded_base,
+            "recorded_base_current": self.recorded_base_current,
+        }
+
+
+def _layers(img: Image) -> list[LayerRef]:
+    diff_ids = img.config.diff_ids
+    return [
+        LayerRef(i, d.digest, diff_ids[i] if i < len(diff_ids) else None)
+        for i, d in enumerate(img.layers)
+    ]
+
+
+def compare(image: Image, base: Image) -> BaseCheck:
+    """Compare two resolved images (each already at one platform)."""
+    mine, theirs = _layers(image), _layers(base)
+    by_diff_id = all(x.diff_id for x in mine + theirs)
+
+    def key(x: LayerRef) -> Digest | None:
+        return x.diff_id if by_diff_id else x.digest
+
+    n = 0
+    while n < min(len(mine), len(theirs)) and key(mine[n]) == key(theirs[n]):
+        n += 1
+    recorded = image.manifest.annotations.get(ANNOTATION_BASE_DIGEST)
+    current = {str(base.top.digest), str(base.manifest.digest)}
+    return BaseCheck(
+        image=str(image.ref),
+        base=str(base.ref),
+        platform=str(image.config.platform),
+        image_digest=image.manifest.digest,
+        base_digest=base.manifest.digest,
+        up_to_date=n == len(theirs),
+        compared_by="diff_id" if by_diff_id else "digest",
+        shared=mine[:n],
+        base_new=theirs[n:],
+        image_old=mine[n : len(theirs)],
+        base_layers=len(theirs),
+        recorded_base=recorded,
+        recorded_base_current=(recorded in current) if recorded else None,
+    )
+
+
+def check_base(
+    client: Client, ref: str, base_ref: str, *, platform: Platform | None = None
+) -> BaseCheck:
+    """Is ``ref`` built on the current ``base_ref``? The base is resolved to the platform of
+    the image (``platform``, else the local one for an index, else the image's own)."""
+    image = client.image(ref, platform=platform)
+    wanted = platform if platform is not None else image.config.platform
+    base = client.image(base_ref, platform=wanted)
+    return compare(image, base)
