@@ -20,8 +20,7 @@ from hoist.store.ocidir import OCIDirStore
 def run(capsysbinary: pytest.CaptureFixture[bytes], *args: str) -> tuple[int, bytes, str]:
     """Run hoist in-process; returns exit code, stdout bytes and stderr text."""
     try:
-        main(list(args))
-        code = 0
+        code = main(list(args)) or 0  # click returns ctx.exit() codes in this mode
     except SystemExit as exc:
         code = int(exc.code or 0)
     out, err = capsysbinary.readouterr()

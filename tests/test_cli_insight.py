@@ -28,17 +28,6 @@ from hoist.model.digest import digest_of
 Capture = pytest.CaptureFixture[bytes]
 
 
-def run(capsysbinary: Capture, *args: str) -> tuple[int, bytes, str]:
-    """Run hoist in-process like the console script, ``sys.exit(main())``: exit code,
-    stdout bytes, stderr text. ``ctx.exit(1)`` comes back as main's return value."""
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsysbinary.readouterr()
-    return int(code or 0), out, err.decode()
-
-
 @pytest.fixture(scope="module")
 def rich(tmp_path_factory: pytest.TempPathFactory) -> str:
     root = tmp_path_factory.mktemp("cli-rich") / "layout"

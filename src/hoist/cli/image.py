@@ -266,3 +266,8 @@ from hoist.cli.image_insight import COMMANDS as _INSIGHT  # noqa: E402
 
 for _command in _INSIGHT:
     image.add_command(_command)
+
+from hoist.cli.image_build import COMMANDS as _BUILD  # noqa: E402
+
+for _command in _BUILD:
+    image.add_command(_command)
