@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_cli import run
 from test_insight import samples  # noqa: F401 - a module fixture shared with the library tests
 from test_layers import (
     BASE,
@@ -21,7 +22,6 @@ from test_layers import (
     write_layers,
 )
 
-from hoist.cli.main import main
 from hoist.client import Client
 from hoist.model.digest import digest_of
 
