@@ -78,11 +78,16 @@ class CopyResult:
 
 
 class _Counting:
-    """Passes reads through, telling progress how many bytes went by."""
+    """Passes reads through, telling progress how many bytes went by.
+
+    ``verifying`` is the wrapped reader: reads here are exactly its reads, so a destination can
+    rely on its digest check (see :func:`hoist.store.verified.self_verifying`) and skip its own.
+    """
 
     def __init__(self, reader: BlobReader, on_bytes: Callable[[int], None]) -> None:
         self._reader = reader
         self._on_bytes = on_bytes
+        self.verifying = reader
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._reader.read(size)

@@ -31,6 +31,7 @@ from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
 from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader
 from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
 from hoist.store.referrers import referrer_descriptor
+from hoist.store.verified import self_verifying
 
 if TYPE_CHECKING:
     from hoist.model.reference import LayoutReference, Reference
@@ -261,7 +262,9 @@ class OCIDirStore:
         folder = root / "blobs" / algorithm
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}"
-        h = hashlib.new(algorithm)
+        # A reader that checks this digest and size itself (a copy's source) is not hashed again.
+        verifier = self_verifying(content, digest, size)
+        h = None if verifier is not None else hashlib.new(algorithm)
         written = 0
         try:
             with open(tmp, "wb") as f:
@@ -273,12 +276,19 @@ class OCIDirStore:
                             expected=str(size),
                             actual=f">{size}",
                         )
-                    h.update(chunk)
+                    if h is not None:
+                        h.update(chunk)
                     f.write(chunk)
                 if self._fsync:
                     f.flush()
                     os.fsync(f.fileno())
-            actual = Digest(algorithm, h.hexdigest())
+            if h is None:
+                assert verifier is not None and digest is not None
+                if not verifier.verified:  # _chunks reads to the end, where the reader checks
+                    raise DigestMismatch(f"blob {digest} was not verified", expected=str(digest))
+                actual = digest
+            else:
+                actual = Digest(algorithm, h.hexdigest())
             if size is not None and written != size:
                 raise DigestMismatch(
                     f"blob {digest or actual}: got {written} bytes, expected {size}",
