@@ -572,3 +572,29 @@ def test_cli_file_build_args_platforms_zstd(
     manifest, conf = layout_blobs(tmp_path / "o", child["digest"])
     assert manifest["layers"][0]["mediaType"] == mt.OCI_LAYER_ZSTD
     assert conf["config"]["Labels"] == {"who": "you"}
+
+
+def test_multistage_multiplatform_into_hoist_serve(
+    tmp_path: Path, hoist_serve: Any, repo_name: str
+) -> None:
+    """A multi-stage, two-platform build pushed to hoist serve, read back by skopeo."""
+    ctx = make_context(
+        tmp_path / "ctx",
+        "FROM scratch AS build\nCOPY src/ /out/\n"
+        'FROM scratch\nCOPY --from=build /out/ /app/\nENV MODE=prod\nENTRYPOINT ["/app/run"]\n',
+        {"src/run": "#!/bin/sh\necho ok\n"},
+    )
+    options = registry_store_options(hoist_serve)
+    dest = f"{hoist_serve.host}/{repo_name}:v1"
+    with Client(**options) as client:
+        result = build(client, ctx, dest, BuildOptions(platforms=(AMD64, ARM64)))
+    assert result.descriptor.media_type == mt.OCI_INDEX
+    assert json.loads(skopeo_raw(f"docker://{dest}"))["manifests"][1]["platform"]["variant"] == "v8"
+    for arch in ("amd64", "arm64"):
+        config = json.loads(
+            skopeo("inspect", "--config", "--override-arch", arch, f"docker://{dest}").stdout
+        )
+        assert config["architecture"] == arch
+        assert config["config"]["Entrypoint"] == ["/app/run"]
+        assert [h.get("empty_layer", False) for h in config["history"]] == [False, True, True]
+        assert len(config["rootfs"]["diff_ids"]) == 1

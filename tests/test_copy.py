@@ -17,6 +17,7 @@ from skopeo import skopeo_raw
 
 from hoist.copy import CopyOptions, image_copy
 from hoist.errors import BlobNotFound
+from hoist.model import mediatype as mt
 from hoist.model.descriptor import EMPTY_DESCRIPTOR, Descriptor
 from hoist.model.manifest import ImageManifest, Index, parse_manifest
 from hoist.model.platform import Platform
@@ -289,3 +290,30 @@ def test_cli_copy_tag_add_blob_copy_repo_copy(
     )
     assert code == 0, err
     assert out.decode().split() == ["v1", str(sample.top.digest), "v2", str(sample.top.digest)]
+
+
+def test_nondistributable_layers_only_on_request(tmp_path: Path) -> None:
+    """A foreign layer is left out (as registries expect) unless asked for."""
+    store = OCIDirStore()
+    src = _layout(tmp_path, "foreign")
+    own = Descriptor.of(mt.OCI_LAYER, b"own layer")
+    foreign_blob = b"windows base layer"
+    foreign = Descriptor.of(
+        mt.DOCKER_FOREIGN_LAYER, foreign_blob, urls=("https://example.invalid/layer",)
+    )
+    manifest, blobs = build_image(
+        [Layer(b"own layer", own, own.digest), Layer(foreign_blob, foreign, foreign.digest)],
+        [],
+        platform=Platform("windows", "amd64"),
+    )
+    write_image(store, src, SampleImage(blobs, [], manifest))
+    plain = _layout(tmp_path, "plain")
+    result = image_copy(store, src, store, plain)
+    assert foreign.digest not in result.copied and own.digest in result.copied
+    with pytest.raises(BlobNotFound):
+        store.blob_head(plain, foreign.digest)
+    assert store.manifest_get(plain).raw == manifest.raw  # the manifest still names it
+    full = _layout(tmp_path, "full")
+    result = image_copy(store, src, store, full, CopyOptions(include_nondistributable=True))
+    assert foreign.digest in result.copied
+    assert store.blob_head(full, foreign.digest).size == len(foreign_blob)
