@@ -23,7 +23,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from importlib import metadata
 from typing import Any, TypeAlias
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -59,10 +58,9 @@ _MAX_TOKEN_BODY = 1 << 20
 
 
 def _user_agent() -> str:
-    try:
-        return f"hoist/{metadata.version('hoist')}"
-    except metadata.PackageNotFoundError:
-        return "hoist"
+    from hoist import __version__
+
+    return f"hoist/{__version__}"
 
 
 class Transport:
