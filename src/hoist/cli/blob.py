@@ -27,7 +27,7 @@ def _digest(value: str) -> Digest:
 
 @click.group("blob")
 def blob() -> None:
-    """Get, head, put and delete blobs."""
+    """Get, head, put, copy and delete blobs."""
 
 
 @blob.command("get")

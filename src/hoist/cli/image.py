@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 @click.group("image")
 def image() -> None:
-    """Inspect images: digest, config, layers."""
+    """Inspect, copy, export, build and change images."""
 
 
 def _image(ctx: click.Context, reference: str, platform: Platform | None) -> Image:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @click.group("repo")
 def repo() -> None:
-    """List repositories."""
+    """List and copy repositories."""
 
 
 @repo.command("ls")

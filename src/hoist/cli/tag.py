@@ -11,7 +11,7 @@ from hoist.cli.common import emit_json, format_option, get_client
 
 @click.group("tag")
 def tag() -> None:
-    """List and delete tags."""
+    """List, add and delete tags."""
 
 
 @tag.command("ls")
