@@ -197,3 +197,59 @@ def test_failed_export_leaves_nothing(layout: Path, tmp_path: Path, capsysbinary
     )
     assert code == 1 and ("digest mismatch" in err or "corrupt gzip data" in err), err
     assert list(out.iterdir()) == []
+
+
+def test_failed_copy_into_an_archive_leaves_no_file(layout: Path, tmp_path: Path) -> None:
+    from hoist.client import Client
+    from hoist.errors import DigestMismatch
+
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
+    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    blob = broken / "blobs" / "sha256" / app.layers[2].digest.hex
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(DigestMismatch), Client() as client:
+        src = client.ref(f"ocidir://{broken}:app")
+        dst = client.ref(f"oci-archive://{out}/part.tar:app")
+        image_copy(client.store(src), src, client.store(dst), dst, CopyOptions(concurrency=1))
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"manifest.json": b'[{"Config":"missing.json","Layers":[]}]'}, "missing.json is not in"),
+        ({"manifest.json": b"{}"}, "manifest.json is not a list"),
+        ({"other": b"x"}, "neither an OCI nor a docker archive"),
+    ],
+    ids=["missing-config", "bad-manifest-json", "not-an-archive"],
+)
+def test_malformed_archives_are_one_line_errors(
+    tmp_path: Path, capsysbinary: Any, members: dict[str, bytes], message: str
+) -> None:
+    import io
+    import tarfile
+
+    path = tmp_path / "bad.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    code, _, err = run(capsysbinary, "image", "import", f"ocidir://{tmp_path}/x:y", str(path))
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_bad_gzip_archive_leaves_no_temp_file(tmp_path: Path, capsysbinary: Any) -> None:
+    import tempfile
+
+    path = tmp_path / "bad.tar.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"not deflate data at all")
+    before = set(Path(tempfile.gettempdir()).glob("hoist-archive-*"))
+    code, _, err = run(capsysbinary, "image", "inspect", f"docker-archive://{path}")
+    assert code == 1 and str(path) in err, err
+    assert set(Path(tempfile.gettempdir()).glob("hoist-archive-*")) == before

@@ -317,3 +317,18 @@ def test_nondistributable_layers_only_on_request(tmp_path: Path) -> None:
     result = image_copy(store, src, store, full, CopyOptions(include_nondistributable=True))
     assert foreign.digest in result.copied
     assert store.blob_head(full, foreign.digest).size == len(foreign_blob)
+
+
+def test_copy_to_an_untagged_layout_keeps_the_source_tag(
+    sample: SampleImage, tmp_path: Path
+) -> None:
+    store = OCIDirStore()
+    src = _layout(tmp_path, "src", "v7")
+    write_image(store, src, sample)
+    dst = LayoutReference("ocidir", str(tmp_path / "dst"))
+    image_copy(store, src, store, dst)
+    assert store.tag_list(dst) == ["v7"]
+    assert store.manifest_get(dst).raw == sample.top.raw
+    by_digest = LayoutReference("ocidir", str(tmp_path / "dst2")).by_digest(sample.top.digest)
+    image_copy(store, src.by_digest(sample.top.digest), store, by_digest)
+    assert store.manifest_get(by_digest).raw == sample.top.raw

@@ -152,3 +152,16 @@ def test_referrers_api_on_hoist_serve_needs_no_fallback_tag(
         ref.by_digest(sample.top.digest), artifact_type="application/vnd.example.sig"
     )
     assert [d.digest for d in found] == [artifact.digest]
+
+
+@pytest.mark.parametrize("server", ["registry_anon", "hoist_serve"])
+def test_empty_blob_upload_in_chunks(
+    request: pytest.FixtureRequest, server: str, registry_store: Any, repo_name: str
+) -> None:
+    """An empty blob (digest unknown, so chunked) closes its session with no PATCH."""
+    target = request.getfixturevalue(server)
+    store = registry_store(target, chunk_size=1 << 20)
+    ref = Reference(target.host, repo_name)
+    desc = store.blob_put(ref, io.BytesIO(b""))
+    assert desc.digest == digest_of(b"") and desc.size == 0
+    assert store.blob_head(ref, desc.digest).size == 0

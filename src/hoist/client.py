@@ -64,12 +64,31 @@ class Client:
         return Image(self.store(parsed), parsed, platform=platform)
 
     def close(self) -> None:
+        """Close every store (archives being written are completed); the first error is raised
+        after all were closed."""
+        stores, self._stores = list(self._stores.values()), {}
+        errors = []
+        for store in stores:
+            try:
+                store.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def abort(self) -> None:
+        """Drop what stores were writing (archives) and close them: after a failed operation."""
         for store in self._stores.values():
-            store.close()
-        self._stores.clear()
+            abort = getattr(store, "abort", None)
+            if abort is not None:
+                abort()
+        self.close()
 
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc is not None:
+            self.abort()
+        else:
+            self.close()

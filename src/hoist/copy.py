@@ -208,7 +208,12 @@ def image_copy(
         desc = top.choose(options.platform)
         top = src_store.manifest_get(src.by_digest(desc.digest))
     top = _select(top, options)
-    target = dst if dst.digest is None else dst.by_digest(top.digest)
+    if dst.digest is not None:
+        target = dst.by_digest(top.digest)
+    elif dst.tag is None:  # an untagged layout or archive: keep the source's tag
+        target = dst.with_tag(src.tag or "latest")
+    else:
+        target = dst
     if dst.digest is not None and dst.digest != top.digest:
         raise DigestMismatch(
             f"{src} is {top.digest}, not {dst.digest}", str(dst.digest), str(top.digest)

@@ -17,17 +17,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def get_client(ctx: click.Context) -> Client:
-    """The command's client, closed when the command ends."""
+    """The command's client: :func:`hoist.cli.main.main` closes it when the command succeeds
+    and aborts it (dropping half-written archives) when it fails."""
     from hoist.client import Client
 
     root = ctx.find_root()
-    if root.obj is None:
-        root.obj = {}
-    client: Client | None = root.obj.get("client")
+    state = root.ensure_object(dict)
+    client: Client | None = state.get("client")
     if client is None:
         client = Client()
-        root.obj["client"] = client
-        root.call_on_close(client.close)
+        state["client"] = client
     return client
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -172,33 +173,15 @@ def image_export(
     index whole unless --platform is given.
     """
     from hoist.cli.progress import make_progress
-    from hoist.copy import CopyOptions
-    from hoist.copy import image_copy as copy
-    from hoist.model.platform import local_platform
-    from hoist.model.reference import LayoutReference, Reference
-    from hoist.store.archive import ArchiveStore
+    from hoist.export import image_export as export
 
     client = get_client(ctx)
     src_ref = client.ref(reference)
-    kind = "docker-archive" if fmt == "docker" else "oci-archive"
-    dst_ref = LayoutReference(kind, file, src_ref.tag or "latest")
-    dst_store = ArchiveStore(kind)
-    if fmt == "docker":
-        platform = platform or local_platform()
-        if isinstance(src_ref, Reference):
-            familiar = src_ref.with_tag(src_ref.tag or "latest").familiar
-            dst_store.name_images(dst_ref, familiar.rsplit(":", 1)[0])
     progress, running = make_progress(quiet)
-    with running, _abort_on_error(dst_store):
-        result = copy(
-            client.store(src_ref),
-            src_ref,
-            dst_store,
-            dst_ref,
-            CopyOptions(platform=platform),
-            progress=progress,
+    with running:
+        result = export(
+            client.store(src_ref), src_ref, file, fmt=fmt, platform=platform, progress=progress
         )
-        dst_store.close()
     click.echo(str(result.descriptor.digest), err=file == "-")
 
 

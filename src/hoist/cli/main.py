@@ -62,15 +62,24 @@ def cli(ctx: click.Context, verbose: int) -> None:
     logging.basicConfig(
         level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
     )
-    ctx.obj = {}
+    ctx.ensure_object(dict)
 
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI, turning library errors into one line and an exit code."""
     from hoist.errors import HoistError
 
+    state: dict[str, Any] = {}
     try:
-        return cli.main(args=argv, prog_name="hoist", standalone_mode=False)
+        try:
+            result = cli.main(args=argv, prog_name="hoist", standalone_mode=False, obj=state)
+        except BaseException:
+            if "client" in state:
+                state.pop("client").abort()
+            raise
+        if "client" in state:
+            state.pop("client").close()
+        return result
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -117,7 +117,7 @@ class Index(_Raw):
     def choose(self, platform: Platform) -> Descriptor:
         """The child manifest best matching ``platform`` (PlatformNotFound lists the rest)."""
         return choose(
-            [d for d in self.manifests if mt.is_manifest(d.media_type) or not d.media_type],
+            [d for d in self.manifests if mt.is_manifest(d.media_type)],
             platform,
             lambda d: d.platform,
         )

@@ -32,6 +32,7 @@ from hoist.model.manifest import MAX_MANIFEST_SIZE, ImageManifest, Index, Manife
 from hoist.server.apierror import ApiError
 from hoist.server.context import empty, parse_digest, registry, valid_name
 from hoist.server.storage import ManifestInfo, Storage, check_tag
+from hoist.store.referrers import referrer_descriptor
 
 __all__ = [
     "catalog",
@@ -146,20 +147,9 @@ def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[str,
 
 
 def _referrer(manifest: ImageManifest | Index, digest: Digest, size: int) -> dict[str, Any]:
-    """The descriptor the referrers API lists for ``manifest``."""
-    desc: dict[str, Any] = {
-        "mediaType": manifest.media_type,
-        "digest": str(digest),
-        "size": size,
-    }
-    artifact_type = manifest.artifact_type
-    if not artifact_type and isinstance(manifest, ImageManifest):
-        artifact_type = manifest.config.media_type
-    if artifact_type:
-        desc["artifactType"] = artifact_type
-    if manifest.annotations:
-        desc["annotations"] = dict(manifest.annotations)
-    return desc
+    """The descriptor the referrers API lists for ``manifest`` (pushed under ``digest``,
+    which may be a sha512 one)."""
+    return referrer_descriptor(manifest).replace(digest=digest, size=size).to_dict()
 
 
 async def manifest_put(request: web.Request, name: str, reference: str) -> web.StreamResponse:

@@ -14,11 +14,11 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tarfile
 import tempfile
 import threading
 import uuid
+import zlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
 from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader, digest_of
 from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
 from hoist.store.referrers import referrer_descriptor
+from hoist.store.verified import self_verifying
 
 if TYPE_CHECKING:
     from hoist.model.reference import LayoutReference, Reference
@@ -69,36 +70,52 @@ class _Slice:
 class _Reader:
     """An existing archive, indexed once: member name -> (offset, size)."""
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path, kind: str, max_bytes: int) -> None:
         self.kind = kind
         self._tmp: str | None = None
         source = str(path)
         with open(path, "rb") as f:
             compressed = f.read(2) == b"\x1f\x8b"
-        if compressed:  # tar.gz: decompress once so members can be read at their offsets
-            fd, self._tmp = tempfile.mkstemp(prefix="hoist-archive-", suffix=".tar")
-            with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as gz:
-                shutil.copyfileobj(gz, out, CHUNK)
-            source = self._tmp
         self.path = source
         self.members: dict[str, tuple[int, int]] = {}
+        self.manifests: dict[Digest, bytes] = {}
+        self.index: Index
+        self.blob_files: dict[Digest, str] = {}
         try:
-            with tarfile.open(source, "r:") as tar:
+            if compressed:  # tar.gz: decompress once so members can be read at their offsets
+                self.path = self._gunzip(path, max_bytes)
+            with tarfile.open(self.path, "r:") as tar:
                 for info in tar:
                     if info.isfile():
                         name = info.name.removeprefix("./")
                         self.members[name] = (info.offset_data, info.size)
-        except tarfile.TarError as exc:
+            if kind == "oci-archive":
+                self._load_oci(path)
+            else:
+                self._load_docker(path)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            self.close()
             raise InvalidManifest(f"{path}: not a readable tar archive: {exc}") from None
-        self.manifests: dict[Digest, bytes] = {}
-        self.index: Index
-        self.blob_files: dict[Digest, str] = {}
-        if kind == "oci-archive":
-            self._load_oci(path)
-        else:
-            self._load_docker(path)
+        except BaseException:
+            self.close()
+            raise
+
+    def _gunzip(self, path: Path, max_bytes: int) -> str:
+        fd, self._tmp = tempfile.mkstemp(prefix="hoist-archive-", suffix=".tar")
+        written = 0
+        with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as gz:
+            while chunk := gz.read(CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise InvalidManifest(
+                        f"{path}: decompresses to more than {max_bytes} bytes; refused"
+                    )
+                out.write(chunk)
+        return self._tmp
 
     def read_member(self, name: str, limit: int = 64 << 20) -> bytes:
+        if name not in self.members:
+            raise InvalidManifest(f"{name} is not in the archive")
         offset, size = self.members[name]
         if size > limit:
             raise InvalidManifest(f"{name} in the archive is too large ({size} bytes)")
@@ -185,17 +202,17 @@ class _Reader:
 class _Writer:
     """A new archive being written: members appended as they come, index at close."""
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path, kind: str, output: IO[bytes] | None = None) -> None:
         self.kind = kind
         self.target = path
-        self._stdout = str(path) == "-"
-        if self._stdout:
-            import sys
-
-            self._file: IO[bytes] = sys.stdout.buffer
+        self.failed = False
+        self._stdout = output is not None
+        if output is not None:
+            self._file: IO[bytes] = output
             self._tmp = None
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.is_dir():
+                raise NotFound(f"{path.parent} is not a directory")
             self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed by close()
         self._tar = tarfile.open(  # noqa: SIM115 - closed by finish()
@@ -216,26 +233,38 @@ class _Writer:
         info = tarfile.TarInfo(name)
         info.size = size
         info.mode = 0o644
-        with self._lock:
-            self._tar.addfile(info, content)
-        if content.read(1):
-            raise DigestMismatch(f"{name}: more than the expected {size} bytes")
+        try:
+            with self._lock:
+                self._tar.addfile(info, content)
+            if content.read(1):
+                raise DigestMismatch(f"{name}: more than the expected {size} bytes")
+        except BaseException:
+            self.failed = True  # the tar stream holds a partial member now
+            raise
 
     def add_bytes(self, name: str, data: bytes) -> None:
         self.add(name, io.BytesIO(data), len(data))
 
     def finish(self) -> None:
-        if self.kind == "oci-archive":
-            self._finish_oci()
-        else:
-            self._finish_docker()
-        self._tar.close()
-        if not self._stdout:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            assert self._tmp is not None
-            os.replace(self._tmp, self.target)
+        """Write the index and move the archive into place; on any error, drop it."""
+        if self.failed:
+            self.abort()
+            raise Unsupported(f"{self.target}: an earlier write failed; the archive was dropped")
+        try:
+            if self.kind == "oci-archive":
+                self._finish_oci()
+            else:
+                self._finish_docker()
+            self._tar.close()
+            if not self._stdout:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+                assert self._tmp is not None
+                os.replace(self._tmp, self.target)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):
@@ -290,10 +319,16 @@ class _Writer:
 class ArchiveStore:
     """Store for ``oci-archive://`` and ``docker-archive://`` files (read, or write new)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(
+        self, kind: str, *, output: IO[bytes] | None = None, max_bytes: int = 64 << 30
+    ) -> None:
+        """``output`` receives an archive written to the path ``-``; ``max_bytes`` bounds what
+        a compressed archive may decompress to."""
         if kind not in ("oci-archive", "docker-archive"):
             raise Unsupported(f"unknown archive kind {kind}")
         self.kind = kind
+        self.output = output
+        self.max_bytes = max_bytes
         self._readers: dict[str, _Reader] = {}
         self._writers: dict[str, _Writer] = {}
         self._lock = threading.Lock()
@@ -316,7 +351,7 @@ class ArchiveStore:
                 path = Path(key)
                 if not path.is_file():
                     raise ManifestNotFound(f"archive {key} not found")
-                reader = self._readers[key] = _Reader(path, self.kind)
+                reader = self._readers[key] = _Reader(path, self.kind, self.max_bytes)
         return reader
 
     def name_images(self, ref: Ref, name: str) -> None:
@@ -330,7 +365,10 @@ class ArchiveStore:
             if writer is None:
                 if key in self._readers:
                     raise Unsupported(f"{key} is open for reading; archives are not updated")
-                writer = self._writers[key] = _Writer(Path(key), self.kind)
+                if key == "-" and self.output is None:
+                    raise Unsupported("writing an archive to - needs an output stream")
+                output = self.output if key == "-" else None
+                writer = self._writers[key] = _Writer(Path(key), self.kind, output)
         return writer
 
     def _resolve(self, ref: Ref) -> Descriptor:
@@ -459,9 +497,10 @@ class ArchiveStore:
             raise Unsupported("archives need a blob's digest and size before it is written")
         if digest in writer.blobs:
             return Descriptor(media_type, digest, writer.blobs[digest])
-        source = (
+        # A copy's source reader checks this digest and size itself: no second hash.
+        source: Readable = (
             content
-            if isinstance(content, VerifyingReader)
+            if self_verifying(content, digest, size) is not None
             else VerifyingReader(content, digest, size)
         )
         if self.kind == "oci-archive":
@@ -475,7 +514,7 @@ class ArchiveStore:
 
     @staticmethod
     def _add_docker_layer(
-        writer: _Writer, source: VerifyingReader, digest: Digest, media_type: str
+        writer: _Writer, source: Readable, digest: Digest, media_type: str
     ) -> None:
         # docker save keeps layers uncompressed; the tar header needs their size first.
         from hoist.layers.stream import LayerStream
@@ -524,8 +563,14 @@ class ArchiveStore:
             readers, self._readers = self._readers, {}
         for reader in readers.values():
             reader.close()
+        errors = []
         for writer in writers.values():
-            writer.finish()
+            try:
+                writer.finish()
+            except Exception as exc:  # finish every other archive before reporting
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def abort(self) -> None:
         """Drop every archive being written (an error happened): nothing is left behind."""

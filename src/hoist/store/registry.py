@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 _MANIFEST_NOT_FOUND = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "HTTP 404"}
 _BLOB_NOT_FOUND = {"BLOB_UNKNOWN", "NAME_UNKNOWN", "HTTP 404"}
 _NO_MONOLITHIC = {405, 413, 501}
+MAX_PAGES = 10_000
+"""Tag or catalog pages followed at most (a registry whose Link never ends is an error)."""
 FALLBACK_CHUNK = 8 << 20
 """Chunk size when a registry refuses a single PUT (raised to its OCI-Chunk-Min-Length)."""
 
@@ -387,7 +389,7 @@ class RegistryStore:
             offset = 0
             while True:
                 piece = counter.read_exact(chunk)
-                if not piece and offset > 0:
+                if not piece:  # an empty blob, or a size that is a multiple of the chunk
                     break
                 response = self.transport.request(
                     "PATCH",
@@ -470,7 +472,13 @@ class RegistryStore:
             query.append(("last", last))
         url: str | None = path
         count = 0
+        seen: set[str] = set()
         while url:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise RegistryError(
+                    "HTTP 200", f"{key} pagination does not end ({len(seen)} pages)", status=200
+                )
+            seen.add(url)
             try:
                 response = self.transport.request(
                     "GET", r.api_host, url, query=query, scopes=scopes

@@ -206,12 +206,19 @@ class Transport:
         """Send with auth (at ``host`` only) and redirects; returns the final raw response, its url,
         and whether it came from ``host``."""
         origin = urlsplit(url).netloc.lower()
+        scheme = urlsplit(url).scheme.lower()
         base = urllib3.HTTPHeaderDict({"User-Agent": self.user_agent})
         base.update(headers)
         hops, reauthed = 0, False
         while True:
-            netloc = urlsplit(url).netloc.lower()
-            at_registry = host is not None and netloc == host
+            parts = urlsplit(url)
+            netloc = parts.netloc.lower()
+            # Credentials go only to the registry itself, and never downgraded to plain HTTP.
+            at_registry = (
+                host is not None
+                and netloc == host
+                and not (scheme == "https" and parts.scheme.lower() != "https")
+            )
             send = urllib3.HTTPHeaderDict(base)
             sent = None
             if host is not None and at_registry:
