@@ -613,6 +613,85 @@ def test_symlink_pointing_out_cannot_be_written_through(hostile: Any) -> None:
     hostile([sym("evil", str(hostile.outside))], [f("evil/.wh.sentinel")])
 
 
+# A directory's owner, mode, times and xattrs are applied at the end; by then a later entry
+# (same layer or a later one) may have replaced the directory or a parent with a symlink.
+REPLACED_DIR_CASES = {
+    "same layer": lambda tmp: [
+        [d("a"), d("a/outside", **VICTIM), sym("a", tmp)],
+    ],
+    "across layers": lambda tmp: [
+        [d("a"), d("a/outside", **VICTIM)],
+        [sym("a", tmp)],
+    ],
+    "whiteout then link": lambda tmp: [
+        [d("a"), d("a/outside", **VICTIM)],
+        [wh("a"), sym("a", tmp)],
+    ],
+    "opaque then link": lambda tmp: [
+        [d("x"), d("x/a"), d("x/a/outside", **VICTIM)],
+        [opq("x"), sym("x/a", tmp)],
+    ],
+    "the directory itself": lambda tmp: [
+        [d("outside", **VICTIM)],
+        [sym("outside", f"{tmp}/outside")],
+    ],
+}
+VICTIM: dict[str, Any] = {
+    "mode": 0o777,
+    "mtime": 12345,
+    "uid": 4321,
+    "gid": 4321,
+    "pax_headers": {"SCHILY.xattr.user.hoist": "pwned"},
+}
+
+
+def _dir_state(path: Path) -> tuple[Any, ...]:
+    st = path.stat()
+    try:
+        xattrs = sorted(os.listxattr(path))
+    except OSError:
+        xattrs = []
+    return stat.S_IMODE(st.st_mode), st.st_mtime_ns, st.st_uid, st.st_gid, xattrs
+
+
+@pytest.mark.parametrize("case", list(REPLACED_DIR_CASES))
+def test_directory_attributes_never_reach_through_a_replacing_symlink(
+    hostile: Any, case: str
+) -> None:
+    outside: Path = hostile.outside
+    outside.chmod(0o750)
+    os.utime(outside, (1_000_000, 1_000_000))
+    before = _dir_state(outside)
+    result = hostile(*REPLACED_DIR_CASES[case](str(hostile.tmp)))
+    assert _dir_state(outside) == before
+    link = next(p for p in Path(result.root).rglob("*") if p.is_symlink())
+    assert os.readlink(link).startswith(str(hostile.tmp))
+
+
+def test_directory_attributes_still_apply_when_the_directory_stays(hostile: Any) -> None:
+    result = hostile(
+        [d("a"), d("a/b", mode=0o750, mtime=12345), f("a/b/f", b"1")],
+        [wh("a/b/f"), d("a", mode=0o711, mtime=23456)],
+        [d("c", mode=0o700, mtime=34567)],
+        [wh("c"), d("c", mode=0o705, mtime=45678)],
+    )
+    root = Path(result.root)
+    for name, mode, mtime in (("a/b", 0o750, 12345), ("a", 0o711, 23456), ("c", 0o705, 45678)):
+        st = (root / name).lstat()
+        assert (stat.S_IMODE(st.st_mode), st.st_mtime) == (mode, mtime), name
+
+
+def test_a_removed_directory_attributes_are_forgotten(hostile: Any) -> None:
+    # a/b is deleted, then made again only as a parent (no entry of its own): it gets the
+    # default mode, not the deleted one's (which a reused inode number would let through)
+    result = hostile(
+        [d("a"), d("a/b", mode=0o700, mtime=12345)],
+        [wh("a/b"), f("a/b/f", b"1")],
+    )
+    st = (Path(result.root) / "a/b").lstat()
+    assert stat.S_IMODE(st.st_mode) == 0o755 and st.st_mtime != 12345
+
+
 def test_hard_links_stay_inside(hostile: Any) -> None:
     with pytest.raises(UnsafeLayer, match="hard link"):
         hostile([hard("h", "../outside/sentinel")])

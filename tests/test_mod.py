@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import sys
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from skopeo import skopeo
 
 from hoist.build.mutate import Changes, Rebase, mod_image
 from hoist.copy import image_copy
-from hoist.errors import InvalidInput
+from hoist.errors import HoistError, InvalidInput
 from hoist.image import Image
 from hoist.layers.stream import LayerStream
 from hoist.model import mediatype as mt
@@ -193,17 +196,104 @@ def test_recompress_keeps_diff_ids(layout: tuple[OCIDirStore, LayoutReference]) 
 def test_reproducible_gives_the_same_digest(
     layout: tuple[OCIDirStore, LayoutReference], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "5")  # the library never reads it
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f").write_text("x")
     store, ref = layout
     digests = set()
     for name in ("r1", "r2"):
-        changes = Changes(env={"A": "b"}, layer_add=((tmp_path / "d", "/d"),), reproducible=True)
+        changes = Changes(
+            env={"A": "b"},
+            layer_add=((tmp_path / "d", "/d"),),
+            reproducible=True,
+            epoch=1_700_000_000,
+        )
         digests.add(mod_image(store, ref, store, ref.with_tag(name), changes).digest)
         (tmp_path / "d" / "f").touch()  # a new mtime must not matter
     assert len(digests) == 1
-    assert Image(store, ref.with_tag("r1")).config.created == "2023-11-14T22:13:20Z"
+    img = Image(store, ref.with_tag("r1"))
+    assert img.config.created == "2023-11-14T22:13:20Z"
+    with img.layer_reader(-1) as blob, LayerStream(blob, img.layers[-1].media_type) as s:
+        tar: Any = s
+        with tarfile.open(fileobj=tar, mode="r|") as t:
+            assert {m.mtime for m in t} == {1_700_000_000}
+    mod_image(store, ref, store, ref.with_tag("r0"), Changes(reproducible=True))
+    assert Image(store, ref.with_tag("r0")).config.created == "1970-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("value", "created"),
+    [
+        ("1700000000", "2023-11-14T22:13:20Z"),
+        ("", "1970-01-01T00:00:00Z"),
+        (None, "1970-01-01T00:00:00Z"),
+    ],
+)
+def test_cli_reproducible_takes_source_date_epoch(
+    layout: tuple[OCIDirStore, LayoutReference],
+    capsysbinary: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str | None,
+    created: str,
+) -> None:
+    from test_cli import run
+
+    store, ref = layout
+    monkeypatch.setenv("HOIST_CONFIG", str(tmp_path / "h.json"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    if value is None:
+        monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    else:
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    src, dest = f"ocidir://{ref.path}:app", f"ocidir://{ref.path}:cli"
+    code, _, err = run(capsysbinary, "image", "mod", src, "--create", dest, "--reproducible")
+    assert code == 0, err
+    img = Image(store, ref.with_tag("cli"))
+    assert img.config.created == created
+    assert {h.created for h in img.config.history} == {created}
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "soon")
+    code, _, err = run(capsysbinary, "image", "mod", src, "--create", dest, "--reproducible")
+    assert code == 1 and "SOURCE_DATE_EPOCH='soon' is not a number" in err
+    code, _, err = run(capsysbinary, "image", "mod", src, "--create", dest, "--label", "a=b")
+    assert code == 0, err  # read only for --reproducible
+
+
+def test_recompress_without_isal_falls_back_to_zlib(
+    layout: tuple[OCIDirStore, LayoutReference], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, ref = layout
+    before = Image(store, ref, platform=AMD64)
+    mod_image(store, ref, store, ref.with_tag("z"), Changes(layer_compress="zstd"), platform=AMD64)
+    monkeypatch.setitem(sys.modules, "isal", None)  # import isal -> ImportError
+    z = ref.with_tag("z")
+    mod_image(store, z, store, ref.with_tag("g"), Changes(layer_compress="gzip"), platform=AMD64)
+    img = Image(store, ref.with_tag("g"), platform=AMD64)
+    assert {d.media_type for d in img.layers} == {mt.OCI_LAYER_GZIP}
+    assert img.config.diff_ids == before.config.diff_ids
+    for i, desc in enumerate(img.layers):
+        with img.layer_reader(i) as blob:
+            data = blob.read()
+        assert gzip.decompress(data)  # plain gzip, readable by the standard library
+        with io.BytesIO(data) as raw, LayerStream(raw, desc.media_type) as s:
+            while s.read(1 << 20):
+                pass
+            assert s.finish() == before.config.diff_ids[i]
+
+
+def test_recompress_leaves_no_temporary_file_when_a_layer_cannot_be_read(
+    layout: tuple[OCIDirStore, LayoutReference], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, ref = layout
+    layer = Image(store, ref, platform=AMD64).layers[0]
+    blob = Path(ref.path) / "blobs" / "sha256" / layer.digest.hex
+    blob.write_bytes(b"not gzip at all" * 100)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with pytest.raises(HoistError):
+        mod_image(store, ref, store, ref.with_tag("x"), Changes(layer_compress="zstd"))
+    assert list(scratch.iterdir()) == []
 
 
 def test_rebase(layout: tuple[OCIDirStore, LayoutReference]) -> None:

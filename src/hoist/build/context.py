@@ -18,7 +18,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 from hoist.errors import InvalidInput
@@ -39,7 +39,7 @@ def has_wildcards(text: str) -> bool:
     return False
 
 
-@cache
+@lru_cache(maxsize=256)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """Go's filepath.Match as a regex (``*`` and ``?`` never match ``/``)."""
     out: list[str] = []

@@ -6,7 +6,6 @@ history in step, so the result is a valid image whose blobs are all present at t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -19,11 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hoist.build.commit import Source, write_manifest
-from hoist.build.tarball import LayerBuilder, NewLayer, layer_media_type
+from hoist.build.state import rfc3339
+from hoist.build.tarball import (
+    HashingWriter,
+    LayerBuilder,
+    NewLayer,
+    compressed_writer,
+    layer_media_type,
+)
 from hoist.errors import InvalidInput, Unsupported
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import Descriptor
-from hoist.model.digest import CHUNK, Digest, digest_of
+from hoist.model.digest import CHUNK, digest_of
 from hoist.model.manifest import ImageManifest, Index
 from hoist.model.platform import Platform
 
@@ -86,19 +92,18 @@ class Changes:
     to_oci: bool = False
     to_docker: bool = False
     reproducible: bool = False
+    """Fixed times (``epoch``) for new layers' files, ``created`` and every history entry."""
+    epoch: int | None = None
+    """Seconds since 1970 used when ``reproducible`` (None: 0). The CLI passes
+    ``SOURCE_DATE_EPOCH``; the library never reads the environment."""
     layer_compress: str | None = None
 
 
-def _epoch() -> int:
-    value = os.environ.get("SOURCE_DATE_EPOCH", "0")
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds") from None
-
-
-def _rfc3339(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+def _fixed_time(changes: Changes) -> int | None:
+    """The time everything new gets when reproducible, else None (entries keep their own)."""
+    if not changes.reproducible:
+        return None
+    return changes.epoch if changes.epoch is not None else 0
 
 
 @dataclass
@@ -161,10 +166,11 @@ class _Mod:
         self.sources: list[Source] = [(store, ref)]
         if changes.rebase is not None:
             self.sources.append((changes.rebase.new_store, changes.rebase.new))
-        if changes.reproducible:
-            self.created = _rfc3339(_epoch())
+        fixed = _fixed_time(changes)
+        if fixed is not None:
+            self.created = rfc3339(fixed)
         elif changes.created in (None, "now"):
-            self.created = _rfc3339(time.time())
+            self.created = rfc3339(int(time.time()))
         else:
             self.created = str(changes.created)
 
@@ -246,7 +252,7 @@ class _Mod:
     def builder(self, *, docker: bool, compression: str | None = None) -> LayerBuilder:
         return LayerBuilder(
             compression=compression or self.changes.layer_compress or "gzip",
-            mtime=_epoch() if self.changes.reproducible else None,
+            mtime=_fixed_time(self.changes),
             docker=docker,
         )
 
@@ -357,54 +363,25 @@ def _recompress(store: Store, ref: Ref, desc: Descriptor, compression: str) -> N
     from hoist.layers.stream import LayerStream
 
     fd, tmp = tempfile.mkstemp(prefix="hoist-layer-")
-    plain = hashlib.sha256()
-    with os.fdopen(fd, "wb") as out:
-        sink = _Sink(out)
-        target: Any = sink
-        writer: Any = sink
-        if compression == "zstd":
-            import zstandard
-
-            writer = zstandard.ZstdCompressor(level=3).stream_writer(target, closefd=False)
-        elif compression == "gzip":
-            from isal import igzip
-
-            factory: Any = igzip.IGzipFile
-            writer = factory(fileobj=sink, mode="wb", compresslevel=2, mtime=0)
-        with (
-            store.blob_get(ref, desc.digest, desc.size) as blob,
-            LayerStream(blob, desc.media_type) as stream,
-        ):
-            while chunk := stream.read(CHUNK):
-                plain.update(chunk)
-                writer.write(chunk)
-            stream.finish()
-        if writer is not sink:
-            writer.close()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            compressed = HashingWriter(out)
+            with (
+                compressed_writer(compressed, compression) as writer,
+                store.blob_get(ref, desc.digest, desc.size) as blob,
+                LayerStream(blob, desc.media_type) as stream,
+            ):
+                plain = HashingWriter(writer)
+                while chunk := stream.read(CHUNK):
+                    plain.write(chunk)
+                stream.finish()
+    except BaseException:
+        os.unlink(tmp)
+        raise
     media_type = layer_media_type(compression, docker=mt.is_docker(desc.media_type))
     return NewLayer(
-        Descriptor(media_type, Digest("sha256", sink.hash.hexdigest()), sink.size),
-        Digest("sha256", plain.hexdigest()),
-        Path(tmp),
+        Descriptor(media_type, compressed.digest, compressed.size), plain.digest, Path(tmp)
     )
-
-
-class _Sink:
-    """Hashes and counts what is written to ``out``."""
-
-    def __init__(self, out: Any) -> None:
-        self._out = out
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: Any) -> int:
-        self.hash.update(data)
-        self._out.write(data)
-        self.size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self._out.flush()
 
 
 def _rebase(work: _Work, rebase: Rebase, platform: Platform | None) -> None:

@@ -14,6 +14,7 @@ import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -23,7 +24,14 @@ from hoist.model import mediatype as mt
 from hoist.model.descriptor import Descriptor
 from hoist.model.digest import Digest
 
-__all__ = ["COMPRESSIONS", "LayerBuilder", "NewLayer", "layer_media_type"]
+__all__ = [
+    "COMPRESSIONS",
+    "HashingWriter",
+    "LayerBuilder",
+    "NewLayer",
+    "compressed_writer",
+    "layer_media_type",
+]
 
 COMPRESSIONS = ("gzip", "zstd", "none")
 
@@ -58,8 +66,8 @@ class NewLayer:
         self.path.unlink(missing_ok=True)
 
 
-class _HashingWriter:
-    """Counts and hashes bytes on their way to ``target``."""
+class HashingWriter:
+    """Counts and hashes (sha256) bytes on their way to ``target``."""
 
     def __init__(self, target: Any) -> None:
         self.target = target
@@ -75,6 +83,49 @@ class _HashingWriter:
 
     def flush(self) -> None:
         self.target.flush()
+
+    @property
+    def digest(self) -> Digest:
+        """The sha256 digest of what was written so far."""
+        return Digest("sha256", self.hash.hexdigest())
+
+
+@contextmanager
+def compressed_writer(target: Any, compression: str, level: int | None = None) -> Iterator[Any]:
+    """A writer whose bytes reach ``target`` compressed (gzip, zstd or none).
+
+    Leaving the block finishes the compressed stream; ``target`` itself is not closed. gzip
+    uses isal (level 0-3, default 2) and falls back to the standard library (level 0-9,
+    default 6) when isal is missing; zstd's level defaults to 3. The gzip header carries no
+    time, so the same bytes in give the same bytes out.
+    """
+    if compression not in COMPRESSIONS:
+        raise InvalidInput(f"unknown compression {compression!r}: gzip, zstd or none")
+    if compression == "none":
+        yield target
+        return
+    writer: Any
+    if compression == "zstd":
+        import zstandard
+
+        cctx = zstandard.ZstdCompressor(level=3 if level is None else level)
+        writer = cctx.stream_writer(target, closefd=False)
+    else:
+        try:
+            from isal import igzip
+
+            factory: Any = igzip.IGzipFile
+            writer = factory(
+                fileobj=target, mode="wb", compresslevel=2 if level is None else level, mtime=0
+            )
+        except ImportError:
+            import gzip
+
+            writer = gzip.GzipFile(
+                fileobj=target, mode="wb", compresslevel=6 if level is None else level, mtime=0
+            )
+    yield writer
+    writer.close()
 
 
 @dataclass
@@ -164,12 +215,6 @@ class LayerBuilder:
         self._parents(name)
         self._entries[name] = _Entry(info)
 
-    def add_whiteout(self, path: str) -> None:
-        """Delete ``path`` from the layers below (``.wh.NAME``)."""
-        name = self._name(path)
-        parent, _, base = name.rpartition("/")
-        self.add_bytes(f"{parent}/.wh.{base}" if parent else f".wh.{base}", b"", mode=0o644)
-
     def add_path(
         self,
         source: Path,
@@ -251,48 +296,26 @@ class LayerBuilder:
         path = Path(tmp)
         try:
             with os.fdopen(fd, "wb") as out:
-                compressed = _HashingWriter(out)
-                compressor = self._compressor(compressed)
-                plain = _HashingWriter(compressor)
-                sink: Any = plain
-                with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                    for entry in self._sorted():
-                        if isinstance(entry.source, Path):
-                            with open(entry.source, "rb") as f:
-                                tar.addfile(entry.info, f)
-                        elif isinstance(entry.source, bytes):
-                            tar.addfile(entry.info, io.BytesIO(entry.source))
-                        else:
-                            tar.addfile(entry.info)
-                if compressor is not compressed:
-                    compressor.close()
+                compressed = HashingWriter(out)
+                with compressed_writer(compressed, self.compression, self.level) as compressor:
+                    plain = HashingWriter(compressor)
+                    sink: Any = plain
+                    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                        for entry in self._sorted():
+                            self._write(tar, entry)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        descriptor = Descriptor(
-            layer_media_type(self.compression, docker=self.docker),
-            Digest("sha256", compressed.hash.hexdigest()),
-            compressed.size,
-        )
-        diff_id = Digest("sha256", plain.hash.hexdigest())
-        return NewLayer(descriptor, diff_id, path, len(self._entries))
+        media_type = layer_media_type(self.compression, docker=self.docker)
+        descriptor = Descriptor(media_type, compressed.digest, compressed.size)
+        return NewLayer(descriptor, plain.digest, path, len(self._entries))
 
-    def _compressor(self, target: _HashingWriter) -> Any:
-        if self.compression == "none":
-            return target
-        if self.compression == "zstd":
-            import zstandard
-
-            cctx = zstandard.ZstdCompressor(level=self.level or 3)
-            sink: Any = target
-            return cctx.stream_writer(sink, closefd=False)
-        try:
-            from isal import igzip
-
-            gzip_file: Any = igzip.IGzipFile
-            return gzip_file(fileobj=target, mode="wb", compresslevel=self.level or 2, mtime=0)
-        except ImportError:  # pragma: no cover - isal is a dependency
-            import gzip
-
-            sink2: Any = target
-            return gzip.GzipFile(fileobj=sink2, mode="wb", compresslevel=self.level or 6, mtime=0)
+    @staticmethod
+    def _write(tar: tarfile.TarFile, entry: _Entry) -> None:
+        if isinstance(entry.source, Path):
+            with open(entry.source, "rb") as f:
+                tar.addfile(entry.info, f)
+        elif isinstance(entry.source, bytes):
+            tar.addfile(entry.info, io.BytesIO(entry.source))
+        else:
+            tar.addfile(entry.info)

@@ -106,6 +106,7 @@ def image_mod(
     Each change adds a history entry; diff_ids, sizes and digests stay right.
     """
     from hoist.build.mutate import Changes, Rebase, mod_image
+    from hoist.build.options import source_date_epoch
 
     if bool(create) == replace:
         raise click.UsageError("give exactly one of --create NEWREF and --replace")
@@ -143,6 +144,7 @@ def image_mod(
         to_oci=to_oci,
         to_docker=to_docker,
         reproducible=reproducible,
+        epoch=source_date_epoch() if reproducible else None,
         layer_compress=layer_compress,
     )
     desc = mod_image(

@@ -9,11 +9,15 @@ Whiteouts and opaque directories apply to lower layers only, as the OCI layer sp
 whatever their place in the tar. Device nodes are made only when allowed (by default only
 when running as root); owners are set only as root; extended attributes (PAX
 ``SCHILY.xattr.*``) are set where the filesystem and privileges allow. Directory modes and
-times are applied at the end, so a read-only directory can still be filled by a later layer.
+times are applied at the end, so a read-only directory can still be filled by a later layer;
+each only to the very directory it was recorded for (same device and inode, reached from the
+root without following any symlink), and forgotten when that directory is removed, so a
+directory later replaced by a symlink never passes its attributes on to the link's target.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -53,6 +57,12 @@ class UnpackResult:
         return dict(self.__dict__)
 
 
+_O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
+"""Opens a directory only to look names up in it (no read permission needed, on Linux)."""
+_O_DIR = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+"""A directory, never through a symlink: ELOOP or ENOTDIR instead."""
+
+
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -67,7 +77,10 @@ class Unpacker:
         self.devices = self.privileged if devices is None else devices
         self.result = UnpackResult(self.root)
         self._known_dirs: set[str] = set()
-        self._dir_attrs: dict[str, Entry] = {}
+        self._dir_attrs: dict[str, tuple[Entry, int, int]] = {}
+        """Directory entries to apply at the end, by key: the entry, st_dev and st_ino."""
+        self._dir_children: dict[str, set[str]] = {}
+        """Keys on the way to those in ``_dir_attrs``, by parent key: to forget a subtree."""
         self._created: set[str] = set()
 
     # -- paths -----------------------------------------------------------------------------
@@ -119,8 +132,30 @@ class Unpacker:
         if stat.S_ISDIR(st.st_mode):
             shutil.rmtree(path)  # fd-based on Linux: never follows symlinks inside
             self._known_dirs.clear()
+            self._forget_dirs("/".join(parts))
         else:
             os.unlink(path)
+
+    def _record_dir(self, key: str, entry: Entry, st: os.stat_result) -> None:
+        """Remember ``entry`` for the directory ``st`` at ``key``, to apply in finish()."""
+        self._dir_attrs[key] = (entry, st.st_dev, st.st_ino)
+        child = key
+        while child:
+            parent = child.rpartition("/")[0]
+            kids = self._dir_children.setdefault(parent, set())
+            if child in kids:
+                break  # the rest of the way up is known already
+            kids.add(child)
+            child = parent
+
+    def _forget_dirs(self, key: str) -> None:
+        """Drop what was recorded for ``key`` and everything under it (removed)."""
+        todo = [key]
+        while todo:
+            k = todo.pop()
+            self._dir_attrs.pop(k, None)
+            todo.extend(self._dir_children.pop(k, ()))
+        self._dir_children.get(key.rpartition("/")[0], set()).discard(key)
 
     def _clear(self, parts: tuple[str, ...]) -> None:
         """Remove what lower layers left in a directory, keeping this layer's entries."""
@@ -191,8 +226,9 @@ class Unpacker:
                     self._remove(parts)
                 os.mkdir(path, 0o755)
                 self.result.dirs += 1
+                existing = os.lstat(path)
             self._known_dirs.add(key)
-            self._dir_attrs[key] = entry
+            self._record_dir(key, entry, existing)
             return
         if existing is not None:
             self._remove(parts)
@@ -277,15 +313,66 @@ class Unpacker:
                 self.result.skipped.append(f"{entry.display_path} (xattr {key}: {reason})")
         os.utime(path, (entry.mtime, entry.mtime), follow_symlinks=False)
 
-    def finish(self) -> UnpackResult:
-        """Apply directory owners, modes and times, deepest first."""
-        for key in sorted(self._dir_attrs, key=lambda k: k.count("/"), reverse=True):
-            path = self._abs(tuple(key.split("/")))
+    def _dir_attrs_fd(self, entry: Entry, fd: int) -> None:
+        """``_attrs`` for a directory open as ``fd``: nothing is looked up by name again."""
+        if self.privileged:
+            os.fchown(fd, entry.uid, entry.gid)
+        os.fchmod(fd, self._mode(entry))
+        for key, value in entry.xattrs.items():  # after chown, which drops capabilities
             try:
-                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                os.setxattr(fd, key, value.encode("utf-8", "surrogateescape"))
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                self.result.skipped.append(f"{entry.display_path} (xattr {key}: {reason})")
+        os.utime(fd, (entry.mtime, entry.mtime))
+
+    def _open_dir(self, parts: tuple[str, ...], dev: int, ino: int) -> int | None:
+        """The directory at ``parts``, opened from the root without following any symlink,
+        if it is still the one recorded (``dev``, ``ino``); else None."""
+        fd = os.open(self.root, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for name in parts[:-1]:
+                child = os.open(name, _O_PATH | _O_DIR, dir_fd=fd)
+                os.close(fd)
+                fd = child
+            name = parts[-1]
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) != (dev, ino):
+                return None
+            try:
+                child = os.open(name, os.O_RDONLY | _O_DIR, dir_fd=fd)
+            except PermissionError:  # unreadable to us (it was there before): it gets a new mode
+                os.chmod(name, stat.S_IMODE(st.st_mode) | stat.S_IRUSR | stat.S_IXUSR, dir_fd=fd)
+                child = os.open(name, os.O_RDONLY | _O_DIR, dir_fd=fd)
+            st = os.fstat(child)
+            if (st.st_dev, st.st_ino) != (dev, ino):
+                os.close(child)
+                return None
+            return child
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # gone, or a component is no longer a directory
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a component is now a symlink
+                return None
+            raise
+        finally:
+            os.close(fd)
+
+    def finish(self) -> UnpackResult:
+        """Apply directory owners, modes and times, deepest first, each only to the directory
+        it was recorded for: one since replaced (or under a parent since replaced) by a
+        symlink or anything else is left alone."""
+        try:
+            for key in sorted(self._dir_attrs, key=lambda k: k.count("/"), reverse=True):
+                entry, dev, ino = self._dir_attrs[key]
+                fd = self._open_dir(tuple(key.split("/")), dev, ino)
+                if fd is None:
                     continue
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            self._attrs(self._dir_attrs[key], path)
-        self._dir_attrs.clear()
+                try:
+                    self._dir_attrs_fd(entry, fd)
+                finally:
+                    os.close(fd)
+        finally:
+            self._dir_attrs.clear()
+            self._dir_children.clear()
         return self.result
