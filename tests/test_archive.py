@@ -253,3 +253,24 @@ def test_bad_gzip_archive_leaves_no_temp_file(tmp_path: Path, capsysbinary: Any)
     code, _, err = run(capsysbinary, "image", "inspect", f"docker-archive://{path}")
     assert code == 1 and str(path) in err, err
     assert set(Path(tempfile.gettempdir()).glob("hoist-archive-*")) == before
+
+
+def test_library_export(layout: Path, tmp_path: Path) -> None:
+    from hoist.errors import InvalidInput
+    from hoist.export import image_export
+
+    store = OCIDirStore()
+    base = LayoutReference("ocidir", str(layout), "base")
+    result = image_export(store, base, str(tmp_path / "base.tar"), fmt="oci")
+    assert result.descriptor.digest == store.manifest_head(base).digest  # the index, whole
+    arm = Platform("linux", "arm64", "v8")
+    image_export(store, base, str(tmp_path / "arm.tar"), platform=arm)
+    archive, ref = open_archive(str(tmp_path / "arm.tar"))
+    try:
+        assert Image(archive, ref).config == Image(store, base, platform=arm).config
+        assert archive.tag_list(ref) == ["localhost/arm:base"]
+    finally:
+        archive.close()
+    with pytest.raises(InvalidInput, match="unknown export format 'zip'"):
+        image_export(store, base, str(tmp_path / "x.zip"), fmt="zip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arm.tar", "base.tar"]

@@ -23,6 +23,7 @@ from hoist.artifact import (
     artifact_list,
     artifact_put,
     artifact_tree,
+    has_explicit_tag,
     safe_title,
 )
 from hoist.client import Client
@@ -437,6 +438,27 @@ def test_safe_title() -> None:
     for bad in ["", "..", "../x", "/x", "a//b", "a/./..", "x\0y", "a\\b", "."]:
         with pytest.raises(UnsafeLayer):
             safe_title(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "tagged"),
+    [
+        ("reg.io/app", False),
+        ("reg.io/app:latest", True),
+        ("reg.io/app:v1", True),
+        ("localhost:5000/app", False),  # the port is not a tag
+        ("localhost:5000/app:v1", True),
+        (f"reg.io/app@sha256:{'a' * 64}", False),
+        (f"reg.io/app:v1@sha256:{'a' * 64}", True),
+        ("nginx", False),
+        ("ocidir://out", False),
+        ("ocidir://out:latest", True),
+        (f"ocidir://out@sha256:{'a' * 64}", False),
+        ("ocidir://dir:x/out/", False),  # ':' before the last '/' is part of the path
+    ],
+)
+def test_has_explicit_tag(text: str, tagged: bool) -> None:
+    assert has_explicit_tag(text) is tagged
 
 
 class _CyclicStore:

@@ -155,8 +155,18 @@ def test_tag_ls_and_ref(capsysbinary: pytest.CaptureFixture[bytes], layout: str)
         (["blob", "get", "{layout}", "sha256:abc"], 2, "Invalid value"),
         (["image", "inspect", "{layout}", "-p", "linux"], 2, "Invalid value"),
         (["no-such-command"], 2, "No such command"),
+        (["tag", "ls", "{layout}", "--include", "(v"], 1, "error: bad regular expression"),
     ],
-    ids=["no-layout", "bad-ref", "no-platform", "no-tag", "bad-digest", "bad-platform", "usage"],
+    ids=[
+        "no-layout",
+        "bad-ref",
+        "no-platform",
+        "no-tag",
+        "bad-digest",
+        "bad-platform",
+        "usage",
+        "bad-regex",
+    ],
 )
 def test_errors_are_one_line(
     capsysbinary: pytest.CaptureFixture[bytes],

@@ -23,6 +23,8 @@ from test_layers import (
 )
 
 from hoist.client import Client
+from hoist.errors import InvalidInput, NotFound
+from hoist.layers import find_layer, layer_descriptors, match_layer
 from hoist.model.digest import digest_of
 
 Capture = pytest.CaptureFixture[bytes]
@@ -157,6 +159,23 @@ def test_layer_ls_by_digest_or_prefix(capsysbinary: Capture, rich: str) -> None:
     assert {"path": "/etc/old.conf", "type": "whiteout"} in json.loads(out)
     code, _, err = run(capsysbinary, "layer", "ls", rich, "0000000")
     assert code == 2 and "no layer of the image starts with" in err
+
+
+def test_find_layer_library(rich: str) -> None:
+    with Client() as client:
+        ref = client.ref(rich)
+        store = client.store(ref)
+        layers = client.image(ref).layers
+        assert layer_descriptors(store, ref) == list(layers)
+        desc = layers[1]
+        assert find_layer(store, ref, desc.digest.hex[:10]) == (desc.digest, desc)
+        assert find_layer(store, ref, str(desc.digest)[:20]) == (desc.digest, desc)
+        other = digest_of(b"not a layer of this image")
+        assert find_layer(store, ref, str(other)) == (other, None)  # any blob, by full digest
+        with pytest.raises(NotFound, match="no layer of the image starts with '0000000'"):
+            find_layer(store, ref, "0000000")
+        with pytest.raises(InvalidInput, match="matches 3 layers"):
+            match_layer(layers, "sha256:")
 
 
 def test_get_file_stdout_and_output(capsysbinary: Capture, rich: str, tmp_path: Path) -> None:

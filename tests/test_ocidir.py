@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -201,3 +202,29 @@ def test_tag_delete_missing(samples: tuple[OCIDirStore, LayoutReference]) -> Non
     store, ref = samples
     with pytest.raises(ManifestNotFound):
         store.tag_delete(ref.with_tag("absent"))
+
+
+def test_fsync_reaches_blob_directories_and_can_be_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc/self/fd")
+    synced: list[Path] = []
+    real = os.fsync
+
+    def record(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    ref = _layout(tmp_path)
+    root = (tmp_path / "layout").resolve()
+    sample = base_image([Platform("linux", "amd64")])
+    write_image(OCIDirStore(fsync=False), ref, sample)  # layout files, blobs, index.json
+    OCIDirStore(fsync=False).manifest_put(ref.with_tag("again"), sample.top)
+    assert synced == []
+    OCIDirStore().blob_put(ref, b"a new blob")
+    assert root / "blobs" / "sha256" in synced  # the rename into blobs/sha256 is durable
+    synced.clear()
+    OCIDirStore().manifest_put(ref.with_tag("durable"), sample.top)
+    assert root in synced  # index.json renamed into the layout root

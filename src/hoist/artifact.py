@@ -17,26 +17,26 @@ index.json, whichever the store has.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from hoist.errors import InvalidInput, UnsafeLayer, Unsupported, UnsupportedMediaType
+from hoist.fsutil import atomic_file
 from hoist.index import same_location
 from hoist.model.descriptor import EMPTY_DESCRIPTOR, Annotations, Descriptor
 from hoist.model.digest import CHUNK, digest_stream
 from hoist.model.manifest import ImageManifest
+from hoist.model.reference import LayoutReference, parse_reference
 
 if TYPE_CHECKING:
     from hoist.client import Client
     from hoist.model.digest import Digest
-    from hoist.model.reference import LayoutReference, Reference
+    from hoist.model.reference import Reference
     from hoist.store.base import Store
 
     Ref = Reference | LayoutReference
@@ -50,6 +50,7 @@ __all__ = [
     "artifact_put",
     "artifact_tree",
     "check_media_type",
+    "has_explicit_tag",
     "safe_title",
 ]
 
@@ -58,7 +59,6 @@ log = logging.getLogger(__name__)
 ANNOTATION_TITLE = "org.opencontainers.image.title"
 """The layer annotation holding a file's name."""
 DEFAULT_FILE_TYPE = "application/octet-stream"
-TMP_PREFIX = ".hoist-tmp-"
 
 # RFC 6838 type/subtype (with an optional +suffix): restricted-name characters only.
 _NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
@@ -104,6 +104,22 @@ def check_media_type(value: str, what: str = "media type") -> str:
     if not _MEDIA_TYPE.fullmatch(value):
         raise InvalidInput(f"invalid {what} {value!r}: want type/subtype (RFC 6838)")
     return value
+
+
+def has_explicit_tag(text: str) -> bool:
+    """Whether reference ``text`` spells a tag, as opposed to being given ``latest`` by default.
+
+    ``reg/app`` parses to tag ``latest`` but names none, so ``artifact_put(...,
+    tag=has_explicit_tag(text))`` pushes it by digest; ``reg/app:latest`` is tagged. A layout
+    reference has a tag only when one is written. Raises InvalidReference for bad text.
+    """
+    ref = parse_reference(text)
+    if ref.tag is None:
+        return False
+    if isinstance(ref, LayoutReference):
+        return True
+    name = text.partition("@")[0]  # a registry reference's digest follows its first '@'
+    return name.endswith(f":{ref.tag}")
 
 
 def safe_title(title: str) -> PurePosixPath:
@@ -215,15 +231,9 @@ def artifact_put(
 
 def _write_verified(store: Store, ref: Ref, desc: Descriptor, target: Path) -> None:
     """Stream a blob to a temporary file, verify it, then rename it to ``target``."""
-    tmp = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
-    try:
-        with store.blob_get(ref, desc.digest, desc.size) as reader, open(tmp, "wb") as out:
-            for chunk in reader:
-                out.write(chunk)
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    with store.blob_get(ref, desc.digest, desc.size) as reader, atomic_file(target) as out:
+        for chunk in reader:
+            out.write(chunk)
 
 
 def _destination(root: Path, title: str) -> Path:

@@ -6,7 +6,7 @@ Nothing is fetched until asked for, and each piece is fetched once.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hoist.errors import InvalidConfig, Unsupported, UnsupportedMediaType
 from hoist.model import mediatype as mt
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     Ref = Reference | LayoutReference
 
-__all__ = ["MAX_CONFIG_SIZE", "Image"]
+__all__ = ["MAX_CONFIG_SIZE", "Image", "read_config_bytes"]
 
 MAX_CONFIG_SIZE = 64 * 1024 * 1024
 """Configs larger than this are refused rather than read into memory."""
@@ -71,11 +71,6 @@ class Image:
         )
 
     @property
-    def digest_ref(self) -> Ref:
-        """The reference pinned to the platform manifest's digest."""
-        return self.ref.with_digest(self.manifest.digest)
-
-    @property
     def layers(self) -> tuple[Descriptor, ...]:
         return self.manifest.layers
 
@@ -85,20 +80,88 @@ class Image:
         desc = self.manifest.config
         if not mt.is_config(desc.media_type):
             raise Unsupported(f"{desc.media_type} is not an image config (is this an artifact?)")
-        if desc.size > MAX_CONFIG_SIZE:
-            raise InvalidConfig(f"config of {desc.size} bytes is over the limit")
         return parse_config(self.config_bytes)
 
     @cached_property
     def config_bytes(self) -> bytes:
-        """The config blob exactly as stored (verified)."""
-        desc = self.manifest.config
-        if desc.data is not None:
-            return desc.data
-        with self.store.blob_get(self.ref, desc.digest, desc.size) as reader:
-            return reader.read()
+        """The config blob exactly as stored (verified; at most MAX_CONFIG_SIZE bytes)."""
+        return read_config_bytes(self.store, self.ref, self.manifest.config)
 
     def layer_reader(self, index: int) -> BlobReader:
         """Stream layer ``index`` (compressed, verified when read to the end)."""
         desc = self.layers[index]
         return self.store.blob_get(self.ref, desc.digest, desc.size)
+
+    def inspect(self) -> dict[str, Any]:
+        """The ``docker image inspect``-like view: ids, platform, config, rootfs, history."""
+        cfg = self.config
+        raw = cfg.json()
+        ref = self.ref
+        data: dict[str, Any] = {
+            "Id": str(cfg.digest),
+            "Digest": str(self.manifest.digest),
+            "MediaType": self.manifest.media_type,
+            "RepoTags": [str(ref.with_tag(ref.tag))] if ref.tag else [],
+            "RepoDigests": [str(ref.by_digest(self.top.digest))],
+            "Created": cfg.created or None,
+            "Author": cfg.author,
+            "Architecture": cfg.architecture,
+            "Os": cfg.os,
+        }
+        if cfg.variant:
+            data["Variant"] = cfg.variant
+        if cfg.os_version:
+            data["OsVersion"] = cfg.os_version
+        data["Config"] = raw.get("config") or {}
+        data["RootFS"] = {"Type": "layers", "Layers": [str(d) for d in cfg.diff_ids]}
+        data["History"] = raw.get("history") or []
+        data["Size"] = sum(d.size for d in self.layers)
+        data["Layers"] = [str(d.digest) for d in self.layers]
+        if self.index is not None:
+            data["Index"] = {
+                "Digest": str(self.index.digest),
+                "MediaType": self.index.media_type,
+                "Platforms": [str(p) for p in self.index.platforms()],
+            }
+        return data
+
+    def layer_rows(self) -> list[dict[str, Any]]:
+        """One entry per history step: layers with their digests, empty steps without.
+
+        Keys: ``index`` (None for a config-only step), ``created_by``, and when known
+        ``created``, ``empty_layer``, ``digest``, ``media_type``, ``size``, ``diff_id``.
+        """
+        cfg = self.config
+        rows = []
+        for step, idx in cfg.layer_history():
+            row: dict[str, Any] = {"index": idx, "created_by": step.created_by if step else None}
+            if step is not None:
+                row["created"] = step.created or None
+                if step.empty_layer:
+                    row["empty_layer"] = True
+            if idx is not None and idx < len(self.layers):
+                desc = self.layers[idx]
+                row.update(
+                    digest=str(desc.digest),
+                    media_type=desc.media_type,
+                    size=desc.size,
+                    diff_id=str(cfg.diff_ids[idx]) if idx < len(cfg.diff_ids) else None,
+                )
+            rows.append(row)
+        return rows
+
+
+def read_config_bytes(
+    store: Store, ref: Ref, desc: Descriptor, *, limit: int = MAX_CONFIG_SIZE
+) -> bytes:
+    """The config ``desc`` describes, from its embedded data or the store, verified.
+
+    A config declared larger than ``limit`` bytes raises InvalidConfig before anything is
+    read; ``ref`` names the repository (or layout) holding the blob.
+    """
+    if desc.size > limit:
+        raise InvalidConfig(f"config {desc.digest} of {desc.size} bytes is over the limit")
+    if desc.data is not None:
+        return desc.data
+    with store.blob_get(ref, desc.digest, desc.size) as reader:
+        return reader.read()

@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING
 
 from hoist.copy import image_copy
 from hoist.errors import (
-    InvalidConfig,
     InvalidInput,
     InvalidPlatform,
     NotFound,
     UnsupportedMediaType,
 )
-from hoist.image import MAX_CONFIG_SIZE
+from hoist.image import read_config_bytes
 from hoist.model import mediatype as mt
 from hoist.model.config import parse_config
 from hoist.model.descriptor import Descriptor
@@ -86,12 +85,7 @@ def _config_platform(store: Store, ref: Ref, manifest: ImageManifest) -> Platfor
     desc = manifest.config
     if not mt.is_config(desc.media_type):
         return None
-    if desc.size > MAX_CONFIG_SIZE:
-        raise InvalidConfig(f"config {desc.digest} of {desc.size} bytes is over the limit")
-    raw = desc.data
-    if raw is None:
-        with store.blob_get(ref.by_digest(manifest.digest), desc.digest, desc.size) as reader:
-            raw = reader.read()
+    raw = read_config_bytes(store, ref.by_digest(manifest.digest), desc)
     try:
         return parse_config(raw).platform
     except InvalidPlatform as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,9 +13,6 @@ from hoist.cli.index import annotation_option
 if TYPE_CHECKING:
     from hoist.artifact import ArtifactFile, ReferrerNode
     from hoist.model.descriptor import Descriptor
-    from hoist.model.reference import LayoutReference, Reference
-
-_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*")
 
 
 def parse_file(value: str) -> ArtifactFile:
@@ -24,21 +20,22 @@ def parse_file(value: str) -> ArtifactFile:
     from hoist.artifact import DEFAULT_FILE_TYPE, ArtifactFile
 
     path, sep, media_type = value.rpartition(":")
-    if not sep or not path or not _MEDIA_TYPE.fullmatch(media_type) or Path(value).exists():
+    if not sep or not path or not _is_media_type(media_type) or Path(value).exists():
         path, media_type = value, DEFAULT_FILE_TYPE
     if not Path(path).is_file():
         raise click.BadParameter(f"{path!r} is not a file", param_hint="-f/--file")
     return ArtifactFile(Path(path), media_type)
 
 
-def _has_tag(text: str, ref: Reference | LayoutReference) -> bool:
-    """Whether the user wrote a tag (a registry reference gets ``latest`` when none is)."""
-    from hoist.model.reference import LayoutReference
+def _is_media_type(text: str) -> bool:
+    from hoist.artifact import check_media_type
+    from hoist.errors import InvalidInput
 
-    if isinstance(ref, LayoutReference):
-        return ref.tag is not None
-    name = text.split("@", 1)[0]
-    return name.rfind(":") > name.rfind("/")
+    try:
+        check_media_type(text)
+    except InvalidInput:
+        return False
+    return True
 
 
 @click.group("artifact")
@@ -82,6 +79,7 @@ def artifact_put(
     artifact is then pushed by digest and found through its subject's referrers.
     """
     from hoist.artifact import artifact_put as put
+    from hoist.artifact import has_explicit_tag
 
     client = get_client(ctx)
     ref = client.ref(reference)
@@ -93,7 +91,7 @@ def artifact_put(
         subject=subject,
         annotations=annotations,
         config=parse_file(config) if config else None,
-        tag=_has_tag(reference, ref),
+        tag=has_explicit_tag(reference),
     )
     where = ref.by_digest(manifest.digest)
     n = len(files)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import click
@@ -37,6 +34,8 @@ def blob() -> None:
 @click.pass_context
 def blob_get(ctx: click.Context, reference: str, digest: str, output: str | None) -> None:
     """Stream blob DIGEST of REFERENCE's repository to stdout or FILE, verifying it."""
+    from hoist.fsutil import atomic_file
+
     client = get_client(ctx)
     ref = client.ref(reference)
     d = _digest(digest)
@@ -48,15 +47,9 @@ def blob_get(ctx: click.Context, reference: str, digest: str, output: str | None
                 out.write(chunk)
             out.flush()
             return
-        target = Path(output)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                for chunk in reader:
-                    f.write(chunk)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_file(output) as f:
+            for chunk in reader:
+                f.write(chunk)
 
 
 @blob.command("head")

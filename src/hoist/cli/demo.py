@@ -77,7 +77,7 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
     from hoist.cli.common import human_size
     from hoist.copy import image_copy
     from hoist.image import Image
-    from hoist.layers.stream import LayerStream
+    from hoist.layers import layer_digests
     from hoist.model.manifest import Index
     from hoist.model.platform import Platform
     from hoist.model.reference import Reference
@@ -144,13 +144,13 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
             f"hoist image layers {app_ref}",
         )
         table = Table("#", "layer digest", "size", "history step", box=None)
-        for step, idx in app.config.layer_history():
-            by = step.created_by if step else ""
-            if idx is None:
+        for row in app.layer_rows():
+            by = row["created_by"] or ""
+            if row["index"] is None:
                 table.add_row("-", "[dim](config only)[/]", "", f"[dim]{by}[/]")
             else:
-                d = app.layers[idx]
-                table.add_row(str(idx), str(d.digest)[:19], human_size(d.size), by)
+                digest, size = row.get("digest", "?"), row.get("size", 0)
+                table.add_row(str(row["index"]), digest[:19], human_size(size), by)
         console.print(table)
 
         _step(
@@ -162,13 +162,11 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
         table = Table(
             "#", "blob digest (manifest)", "diff_id (config)", "gunzip | sha256", box=None
         )
-        for i, desc in enumerate(app.layers):
-            with app.layer_reader(i) as blob, LayerStream(blob, desc.media_type) as stream:
-                while stream.read(1 << 20):
-                    pass
-                computed = stream.finish()
-            same = "[green]= diff_id[/]" if computed == app.config.diff_ids[i] else "[red]differs"
-            table.add_row(str(i), str(desc.digest)[:19], str(app.config.diff_ids[i])[:19], same)
+        for i in range(len(app.layers)):
+            digests = layer_digests(app, i)
+            same = "[green]= diff_id[/]" if digests.ok else "[red]differs"
+            expected = str(digests.expected_diff_id)[:19]
+            table.add_row(str(i), str(digests.digest)[:19], expected, same)
         console.print(table)
 
         _step(

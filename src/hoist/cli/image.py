@@ -78,40 +78,6 @@ def image_ratelimit(ctx: click.Context, reference: str, fmt: str) -> None:
         click.echo(table([(f"{k.capitalize()}:", v or "-") for k, v in info.items()]))
 
 
-def inspect_data(img: Image) -> dict[str, Any]:
-    """The ``docker image inspect``-like view of an image."""
-    cfg = img.config
-    raw = cfg.json()
-    ref = img.ref
-    data: dict[str, Any] = {
-        "Id": str(cfg.digest),
-        "Digest": str(img.manifest.digest),
-        "MediaType": img.manifest.media_type,
-        "RepoTags": [str(ref.with_tag(ref.tag))] if ref.tag else [],
-        "RepoDigests": [str(ref.by_digest(img.top.digest))],
-        "Created": cfg.created or None,
-        "Author": cfg.author,
-        "Architecture": cfg.architecture,
-        "Os": cfg.os,
-    }
-    if cfg.variant:
-        data["Variant"] = cfg.variant
-    if cfg.os_version:
-        data["OsVersion"] = cfg.os_version
-    data["Config"] = raw.get("config") or {}
-    data["RootFS"] = {"Type": "layers", "Layers": [str(d) for d in cfg.diff_ids]}
-    data["History"] = raw.get("history") or []
-    data["Size"] = sum(d.size for d in img.layers)
-    data["Layers"] = [str(d.digest) for d in img.layers]
-    if img.index is not None:
-        data["Index"] = {
-            "Digest": str(img.index.digest),
-            "MediaType": img.index.media_type,
-            "Platforms": [str(p) for p in img.index.platforms()],
-        }
-    return data
-
-
 @image.command("inspect")
 @click.argument("reference")
 @platform_option
@@ -120,7 +86,7 @@ def inspect_data(img: Image) -> dict[str, Any]:
 def image_inspect(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
     """Show an image like `docker image inspect`, straight from where it lives."""
     img = _image(ctx, reference, platform)
-    data = inspect_data(img)
+    data = img.inspect()
     if fmt == "json":
         emit_json(data)
         return
@@ -166,28 +132,6 @@ def _short(value: str, full: bool) -> str:
     return f"{alg}:{hexpart[:12]}"
 
 
-def layer_rows(img: Image) -> list[dict[str, Any]]:
-    """One entry per history step: layers with their digests, empty steps without."""
-    cfg = img.config
-    rows = []
-    for step, idx in cfg.layer_history():
-        row: dict[str, Any] = {"index": idx, "created_by": step.created_by if step else None}
-        if step is not None:
-            row["created"] = step.created or None
-            if step.empty_layer:
-                row["empty_layer"] = True
-        if idx is not None and idx < len(img.layers):
-            desc = img.layers[idx]
-            row.update(
-                digest=str(desc.digest),
-                media_type=desc.media_type,
-                size=desc.size,
-                diff_id=str(cfg.diff_ids[idx]) if idx < len(cfg.diff_ids) else None,
-            )
-        rows.append(row)
-    return rows
-
-
 @image.command("layers")
 @click.argument("reference")
 @platform_option
@@ -209,7 +153,7 @@ def image_layers(
     and registry use), DIFF_ID that of the uncompressed tar (what the config's rootfs lists).
     """
     img = _image(ctx, reference, platform)
-    rows = layer_rows(img)
+    rows = img.layer_rows()
     if diff_ids:  # stream each layer once: its digest verified, its diff_id computed
         from hoist.layers import layer_digests
 

@@ -180,7 +180,13 @@ def image_export(
     progress, running = make_progress(quiet)
     with running:
         result = export(
-            client.store(src_ref), src_ref, file, fmt=fmt, platform=platform, progress=progress
+            client.store(src_ref),
+            src_ref,
+            file,
+            fmt=fmt,
+            platform=platform,
+            progress=progress,
+            output=sys.stdout.buffer if file == "-" else None,
         )
     click.echo(str(result.descriptor.digest), err=file == "-")
 
@@ -196,7 +202,6 @@ def image_import(
 ) -> None:
     """Copy the image in archive FILE (docker or OCI; - for stdin) to REFERENCE."""
     import shutil
-    import sys
     import tempfile
 
     from hoist.cli.progress import make_progress

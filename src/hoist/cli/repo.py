@@ -69,27 +69,17 @@ def repo_copy(
     quiet: bool,
 ) -> None:
     """Mirror every tag of SRC's repository to DST's; prints each tag's digest."""
-    import re
-
     from hoist.cli.progress import make_progress
     from hoist.copy import image_copy
+    from hoist.tags import filter_tags
 
     options = make_options(
         platform, platforms, referrers, digest_tags, force, concurrency, include_nondistributable
     )
-    try:
-        inc = [re.compile(p) for p in include]
-        exc = [re.compile(p) for p in exclude]
-    except re.error as err:
-        raise click.BadParameter(f"bad regular expression: {err}") from None
     client = get_client(ctx)
     src_ref, dst_ref = client.ref(src), client.ref(dst)
     src_store, dst_store = client.store(src_ref), client.store(dst_ref)
-    tags = [
-        t
-        for t in src_store.tag_list(src_ref)
-        if (not inc or any(p.search(t) for p in inc)) and not any(p.search(t) for p in exc)
-    ]
+    tags = filter_tags(src_store.tag_list(src_ref), include, exclude)
     progress, running = make_progress(quiet)
     with running:
         for t in tags:

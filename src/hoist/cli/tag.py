@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from hoist.cli.common import emit_json, format_option, get_client
@@ -32,6 +30,8 @@ def tag_ls(
     fmt: str,
 ) -> None:
     """List the tags of REFERENCE's repository (or layout), sorted."""
+    from hoist.tags import filter_tags
+
     client = get_client(ctx)
     ref = client.ref(reference)
     store = client.store(ref)
@@ -44,16 +44,7 @@ def tag_ls(
             tags = [t for t in tags if t > last]
         if limit:
             tags = tags[:limit]
-    try:
-        inc = [re.compile(p) for p in include]
-        exc = [re.compile(p) for p in exclude]
-    except re.error as err:
-        raise click.BadParameter(f"bad regular expression: {err}") from None
-    tags = [
-        t
-        for t in tags
-        if (not inc or any(p.search(t) for p in inc)) and not any(p.search(t) for p in exc)
-    ]
+    tags = filter_tags(tags, include, exclude)
     if fmt == "json":
         emit_json(tags)
     else:

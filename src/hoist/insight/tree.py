@@ -185,18 +185,11 @@ class _Builder:
             )
 
     def _config_platform(self, config: Descriptor) -> str | None:
-        from hoist.image import MAX_CONFIG_SIZE
+        from hoist.image import read_config_bytes
         from hoist.model.config import parse_config
 
-        if config.size > MAX_CONFIG_SIZE:
-            return None
-        try:
-            if config.data is not None:
-                raw = config.data
-            else:
-                with self.store.blob_get(self.ref, config.digest, config.size) as reader:
-                    raw = reader.read()
-            cfg = parse_config(raw)
+        try:  # an oversized config is InvalidConfig, a ValueError
+            cfg = parse_config(read_config_bytes(self.store, self.ref, config))
         except (NotFound, ValueError):
             return None
         return str(cfg.platform) if cfg.os and cfg.architecture else None

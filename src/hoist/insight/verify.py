@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hoist.errors import DigestMismatch, HoistError, NotFound
+from hoist.image import read_config_bytes
 from hoist.insight._format import short_digest
 from hoist.layers.stream import DEFAULT_MAX_BYTES, LayerStream
 from hoist.model import mediatype as mt
@@ -212,12 +213,7 @@ class _Verifier:
             )
             return None
         try:
-            if cdesc.data is not None:
-                raw = cdesc.data
-            else:
-                with self.store.blob_get(self.ref, cdesc.digest, cdesc.size) as reader:
-                    raw = reader.read()
-            return parse_config(raw)
+            return parse_config(read_config_bytes(self.store, self.ref, cdesc))
         except HoistError as exc:
             self.add(f"{name} config", cdesc.digest, "config", False, str(exc))
             return None

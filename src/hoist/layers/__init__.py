@@ -28,6 +28,7 @@ from hoist.layers.files import (
     read_file,
     unpack,
 )
+from hoist.layers.find import find_layer, layer_descriptors, match_layer
 from hoist.layers.merge import FileTree
 from hoist.layers.paths import OPAQUE, WHITEOUT_PREFIX
 from hoist.layers.stream import DEFAULT_MAX_BYTES, LayerStream, sniff_compression
@@ -47,10 +48,13 @@ __all__ = [
     "UnpackResult",
     "Unpacker",
     "blob_listing",
+    "find_layer",
+    "layer_descriptors",
     "layer_digests",
     "layer_listings",
     "list_layer",
     "list_layer_files",
+    "match_layer",
     "merged_tree",
     "open_layer",
     "read_file",

@@ -27,12 +27,12 @@ import contextlib
 import json
 import logging
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hoist import fsutil
 from hoist.errors import InvalidReference
 from hoist.model.digest import ALGORITHMS, Digest
 from hoist.model.reference import _check_repository, _check_tag
@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 
 NAME_LIMIT = 255
 """Longest repository name: the spec asks for fewer than 256 characters."""
-
-TMP_PREFIX = ".tmp-"
 
 
 def check_name(name: str) -> None:
@@ -59,30 +57,11 @@ def check_tag(tag: str) -> None:
     _check_tag(tag)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    """Write ``data`` to ``path`` atomically (see :func:`hoist.fsutil.write_atomic`), creating
+    its directory first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    if fsync:
-        _fsync_dir(path.parent)
+    fsutil.write_atomic(path, data, fsync=fsync)
 
 
 def _remove(path: Path) -> bool:
@@ -189,7 +168,7 @@ class Storage:
                 os.close(fd)
         os.replace(source, dest)
         if self.fsync:
-            _fsync_dir(dest.parent)
+            fsutil.fsync_dir(dest.parent)
 
     def write_blob(self, digest: Digest, data: bytes) -> None:
         """Store small verified content (manifests) as ``digest``."""

@@ -1,7 +1,8 @@
 """OCI image layout directories (``ocidir://PATH``) as a store.
 
 Tags are ``org.opencontainers.image.ref.name`` annotations on index.json entries. Every write
-goes to a temporary file inside the layout, is verified and fsynced, then renamed into place.
+goes to a temporary file inside the layout, is verified and fsynced, then renamed into place
+and its directory fsynced (``OCIDirStore(fsync=False)`` skips both fsyncs, not the rename).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from hoist.errors import (
     NotFound,
     Unsupported,
 )
+from hoist.fsutil import TMP_PREFIX, fsync_dir, temp_path, write_atomic
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
 from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader
@@ -43,7 +44,6 @@ __all__ = ["OCIDirStore"]
 log = logging.getLogger(__name__)
 
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
-TMP_PREFIX = ".hoist-tmp-"
 
 
 def _layout_path(ref: Ref) -> Path:
@@ -51,28 +51,6 @@ def _layout_path(ref: Ref) -> Path:
     if path is None:
         raise Unsupported(f"{ref} is not an OCI layout reference")
     return Path(path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_dir(target.parent)
 
 
 class OCIDirStore:
@@ -101,10 +79,10 @@ class OCIDirStore:
     def _ensure_layout(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
         if not (root / "oci-layout").exists():
-            _write_atomic(root / "oci-layout", LAYOUT_FILE)
+            write_atomic(root / "oci-layout", LAYOUT_FILE, fsync=self._fsync)
         if not (root / "index.json").exists():
             empty = Index.build([])
-            _write_atomic(root / "index.json", empty.raw)
+            write_atomic(root / "index.json", empty.raw, fsync=self._fsync)
 
     def _check_layout(self, root: Path) -> None:
         if not (root / "oci-layout").is_file() or not (root / "index.json").is_file():
@@ -124,7 +102,7 @@ class OCIDirStore:
     def _write_index(self, root: Path, obj: dict[str, Any]) -> None:
         data = json.dumps(obj, separators=(",", ":")).encode()
         parse_manifest(data, mt.OCI_INDEX)
-        _write_atomic(root / "index.json", data)
+        write_atomic(root / "index.json", data, fsync=self._fsync)
 
     def _blob_path(self, root: Path, digest: Digest) -> Path:
         return root / "blobs" / digest.algorithm / digest.hex
@@ -261,7 +239,7 @@ class OCIDirStore:
         algorithm = digest.algorithm if digest is not None else "sha256"
         folder = root / "blobs" / algorithm
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        tmp = temp_path(folder)
         # A reader that checks this digest and size itself (a copy's source) is not hashed again.
         verifier = self_verifying(content, digest, size)
         h = None if verifier is not None else hashlib.new(algorithm)
@@ -305,6 +283,8 @@ class OCIDirStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        if self._fsync:
+            fsync_dir(folder)
         return Descriptor(media_type, actual, written)
 
     def blob_delete(self, ref: Ref, digest: Digest) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
 from hoist.errors import InvalidInput
+from hoist.fsutil import write_atomic
 
 __all__ = [
     "HoistConfig",
@@ -167,18 +167,8 @@ def read_json_file(path: Path) -> dict[str, Any]:
 def atomic_write_json(path: Path, data: Mapping[str, Any], mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename: readers never see half."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent="\t")
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(data, indent="\t") + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=mode)
 
 
 def load_config(path: Path | str | None = None) -> HoistConfig:
