@@ -274,3 +274,27 @@ def test_library_export(layout: Path, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="unknown export format 'zip'"):
         image_export(store, base, str(tmp_path / "x.zip"), fmt="zip")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arm.tar", "base.tar"]
+
+
+def test_failed_cli_copy_into_an_archive_leaves_no_file(
+    layout: Path, tmp_path: Path, capsysbinary: Any
+) -> None:
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
+    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    blob = broken / "blobs" / "sha256" / app.layers[0].digest.hex
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = run(
+        capsysbinary,
+        "image",
+        "copy",
+        f"ocidir://{broken}:app",
+        f"docker-archive://{out}/x.tar",
+        "-q",
+    )
+    assert code == 1 and err.startswith("error: "), err
+    assert list(out.iterdir()) == []

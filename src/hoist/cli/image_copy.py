@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -116,7 +115,7 @@ def image_copy(
     src_ref, dst_ref = client.ref(src), client.ref(dst)
     progress, running = make_progress(quiet)
     dst_store = client.store(dst_ref)
-    with running, _abort_on_error(dst_store):
+    with running:
         result = copy(
             client.store(src_ref), src_ref, dst_store, dst_ref, options, progress=progress
         )
@@ -130,18 +129,6 @@ def image_copy(
                 err=True,
             )
     click.echo(str(result.descriptor.digest))
-
-
-@contextmanager
-def _abort_on_error(store: Any) -> Iterator[None]:
-    """Drop a half-written archive when the copy fails, so nothing partial is left."""
-    try:
-        yield
-    except BaseException:
-        abort = getattr(store, "abort", None)
-        if abort is not None:
-            abort()
-        raise
 
 
 @click.command("export")
