@@ -7,17 +7,21 @@
   with hoist's own model to an OCI layout; :func:`push` copies it to a registry in process.
 * :func:`run_measured` times a command through a tiny launcher, for its own peak RSS and CPU.
 * :func:`wait_for_idle` and :func:`machine_cpu` keep other work on the machine out of the numbers.
+* :func:`add_image_args`, :func:`add_busy_args`, :func:`add_hoist_args` and :func:`add_tool_args`
+  add the options both scripts have; :func:`format_table` prints their medians table.
 
 See bench/README.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 import random
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -502,3 +506,85 @@ def workspace(path: Path | None) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="hoist-bench-", dir="/var/tmp") as tmp:
         yield Path(tmp)
+
+
+# -- command line and report ---------------------------------------------------------------------
+# The options both scripts take, in four groups: each script adds its own options between them, so
+# that its --help lists them where it always has.
+
+
+def add_image_args(p: argparse.ArgumentParser, rounds_help: str) -> None:
+    """``--rounds``, ``--warmup`` and the image: ``--size-mb``, ``--layers``, ``--seed``."""
+    p.add_argument("--rounds", type=int, default=5, help=rounds_help)
+    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    p.add_argument("--size-mb", type=int, default=500, help="image size (compressed, 10^6 B)")
+    p.add_argument("--layers", type=int, default=8, help="layers; even ones random, odd ones text")
+    p.add_argument("--seed", type=int, default=4, help="seed of the image content")
+
+
+def add_busy_args(p: argparse.ArgumentParser) -> None:
+    """What to do about a busy machine (``--idle-wait``, ``--max-other-cpu``, ``--retries``),
+    and ``--json``."""
+    p.add_argument(
+        "--idle-wait",
+        type=float,
+        default=120.0,
+        help="before each run, wait up to this many seconds for the machine to be >90%% idle "
+        "(0: do not wait)",
+    )
+    p.add_argument(
+        "--max-other-cpu",
+        type=float,
+        default=0.3,
+        help="a run during which the rest of the machine used more CPU seconds than this is "
+        "run again (see --retries)",
+    )
+    p.add_argument("--retries", type=int, default=3, help="repeats of a busy run, at most")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout, not the table")
+
+
+def add_hoist_args(p: argparse.ArgumentParser, hoist_help: str, hoist_arg_help: str) -> None:
+    """``--hoist`` (the client command, split like a shell would) and ``--hoist-arg``."""
+    p.add_argument("--hoist", type=shlex.split, default=default_hoist(), help=hoist_help)
+    p.add_argument("--hoist-arg", action="append", default=[], help=hoist_arg_help)
+
+
+def add_tool_args(p: argparse.ArgumentParser) -> None:
+    """``--skopeo``, ``--registry-bin`` and ``--workdir``."""
+    p.add_argument("--skopeo", default=shutil.which("skopeo") or "skopeo")
+    p.add_argument(
+        "--registry-bin",
+        default=shutil.which("docker-registry") or shutil.which("registry") or "docker-registry",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep everything here (the generated image is reused); default: a temporary dir",
+    )
+
+
+Column = tuple[str, str | None, str, str]
+"""A column of :func:`format_table`: header, the key of the sub-dict the value is in (None: the
+row itself), the value's key, its format spec."""
+
+
+def format_table(
+    rows: Sequence[dict[str, Any]],
+    lead: Sequence[tuple[str, str, int]],
+    columns: Sequence[Column],
+) -> str:
+    """``rows`` as a plain-text table: first the ``lead`` columns, (header, key, width) of a
+    value of the row, left-aligned; then ``columns``, right-aligned as wide as their header,
+    ``-`` where a value is missing or None."""
+    lines = ["  ".join([*(f"{h:{w}}" for h, _, w in lead), *(h for h, *_ in columns)])]
+    lines.append("-" * len(lines[0]))
+    for row in rows:
+        cells = [f"{row[key]:{width}}" for _, key, width in lead]
+        for header, sub, key, fmt in columns:
+            where = row if sub is None else row.get(sub, {})
+            value = where.get(key)
+            cells.append(
+                f"{value:>{len(header)}{fmt}}" if value is not None else f"{'-':>{len(header)}}"
+            )
+        lines.append("  ".join(cells))
+    return "\n".join(lines)

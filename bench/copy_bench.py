@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -39,11 +38,16 @@ from typing import Any
 from common import (
     MB,
     TAG,
+    Column,
     ImageInfo,
     Registry,
+    add_busy_args,
+    add_hoist_args,
+    add_image_args,
+    add_tool_args,
     build_layout,
     client_env,
-    default_hoist,
+    format_table,
     log,
     machine_cpu,
     push,
@@ -199,7 +203,7 @@ def summarize(results: dict[str, dict[str, list[Run]]], image: ImageInfo) -> lis
     return rows
 
 
-_COLUMNS = [
+_COLUMNS: list[Column] = [
     # header, tool (None: the row itself), key, format
     ("hoist s", "hoist", "median_s", ".2f"),
     ("skopeo s", "skopeo", "median_s", ".2f"),
@@ -215,18 +219,7 @@ _COLUMNS = [
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The medians as a plain-text table, one line per case."""
-    lines = ["  ".join([f"{'case':20}", *(f"{h:>{len(h)}}" for h, *_ in _COLUMNS)])]
-    lines.append("-" * len(lines[0]))
-    for row in rows:
-        cells = [f"{row['case']:20}"]
-        for header, tool, key, fmt in _COLUMNS:
-            where = row if tool is None else row.get(tool, {})
-            value = where.get(key)
-            cells.append(
-                f"{value:>{len(header)}{fmt}}" if value is not None else f"{'-':>{len(header)}}"
-            )
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
+    return format_table(rows, [("case", "case", 20)], _COLUMNS)
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -237,56 +230,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Time hoist image copy against skopeo copy on loopback registries.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--rounds", type=int, default=5, help="timed runs per tool and case")
-    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
-    p.add_argument("--size-mb", type=int, default=500, help="image size (compressed, 10^6 B)")
-    p.add_argument("--layers", type=int, default=8, help="layers; even ones random, odd ones text")
-    p.add_argument("--seed", type=int, default=4, help="seed of the image content")
+    add_image_args(p, rounds_help="timed runs per tool and case")
     p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of the cases")
-    p.add_argument(
-        "--idle-wait",
-        type=float,
-        default=120.0,
-        help="before each run, wait up to this many seconds for the machine to be >90%% idle "
-        "(0: do not wait)",
-    )
-    p.add_argument(
-        "--max-other-cpu",
-        type=float,
-        default=0.3,
-        help="a run during which the rest of the machine used more CPU seconds than this is "
-        "run again (see --retries)",
-    )
-    p.add_argument("--retries", type=int, default=3, help="repeats of a busy run, at most")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout, not the table")
+    add_busy_args(p)
     p.add_argument(
         "--memory-check",
         action="store_true",
         help="also copy a 2x image once per case with hoist and compare its peak RSS",
     )
-    p.add_argument(
-        "--hoist",
-        type=shlex.split,
-        default=default_hoist(),
-        help="the hoist command, split like a shell would (default: the venv's hoist); e.g. "
+    add_hoist_args(
+        p,
+        hoist_help="the hoist command, split like a shell would (default: the venv's hoist); e.g. "
         "'env PYTHONPATH=/other/src python -m hoist' to time another checkout",
+        hoist_arg_help="extra argument for hoist image copy (repeatable), "
+        "e.g. --hoist-arg=--concurrency=8",
     )
-    p.add_argument(
-        "--hoist-arg",
-        action="append",
-        default=[],
-        help="extra argument for hoist image copy (repeatable), e.g. --hoist-arg=--concurrency=8",
-    )
-    p.add_argument("--skopeo", default=shutil.which("skopeo") or "skopeo")
-    p.add_argument(
-        "--registry-bin",
-        default=shutil.which("docker-registry") or shutil.which("registry") or "docker-registry",
-    )
-    p.add_argument(
-        "--workdir",
-        type=Path,
-        help="keep everything here (the generated image is reused); default: a temporary dir",
-    )
+    add_tool_args(p)
     args = p.parse_args(argv)
     unknown = [c for c in args.cases.split(",") if c not in CASES]
     if unknown:

@@ -40,11 +40,17 @@ from typing import Any
 from common import (
     MB,
     TAG,
+    Column,
     ImageInfo,
     Registry,
+    add_busy_args,
+    add_hoist_args,
+    add_image_args,
+    add_tool_args,
     build_layout,
     client_env,
     default_hoist,
+    format_table,
     log,
     machine_cpu,
     run_measured,
@@ -203,7 +209,7 @@ def summarize(results: Results, image: ImageInfo) -> list[dict[str, Any]]:
     return rows
 
 
-_COLUMNS = [
+_COLUMNS: list[Column] = [
     # header, server (None: the row itself), key, format
     ("hoist-serve s", "hoist-serve", "median_s", ".2f"),
     ("distribution s", "distribution", "median_s", ".2f"),
@@ -219,18 +225,7 @@ _COLUMNS = [
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The medians as a plain-text table, one line per client and direction."""
-    lines = ["  ".join([f"{'client':7}", f"{'dir':4}", *(h for h, *_ in _COLUMNS)])]
-    lines.append("-" * len(lines[0]))
-    for row in rows:
-        cells = [f"{row['client']:7}", f"{row['direction']:4}"]
-        for header, server, key, fmt in _COLUMNS:
-            where = row if server is None else row.get(server, {})
-            value = where.get(key)
-            cells.append(
-                f"{value:>{len(header)}{fmt}}" if value is not None else f"{'-':>{len(header)}}"
-            )
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
+    return format_table(rows, [("client", "client", 7), ("dir", "direction", 4)], _COLUMNS)
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -241,39 +236,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Time pushes and pulls to hoist serve and to docker-registry.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--rounds", type=int, default=5, help="timed runs per client, server, way")
-    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
-    p.add_argument("--size-mb", type=int, default=500, help="image size (compressed, 10^6 B)")
-    p.add_argument("--layers", type=int, default=8, help="layers; even ones random, odd ones text")
-    p.add_argument("--seed", type=int, default=4, help="seed of the image content")
+    add_image_args(p, rounds_help="timed runs per client, server, way")
     p.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated subset")
-    p.add_argument(
-        "--idle-wait",
-        type=float,
-        default=120.0,
-        help="before each run, wait up to this many seconds for the machine to be >90%% idle "
-        "(0: do not wait)",
-    )
-    p.add_argument(
-        "--max-other-cpu",
-        type=float,
-        default=0.3,
-        help="a run during which the rest of the machine used more CPU seconds than this is "
-        "run again (see --retries)",
-    )
-    p.add_argument("--retries", type=int, default=3, help="repeats of a busy run, at most")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout, not the table")
-    p.add_argument(
-        "--hoist",
-        type=shlex.split,
-        default=default_hoist(),
-        help="the hoist client command, split like a shell would (default: the venv's hoist)",
-    )
-    p.add_argument(
-        "--hoist-arg",
-        action="append",
-        default=[],
-        help="extra argument for hoist image copy (repeatable)",
+    add_busy_args(p)
+    add_hoist_args(
+        p,
+        hoist_help="the hoist client command, split like a shell would (default: the venv's hoist)",
+        hoist_arg_help="extra argument for hoist image copy (repeatable)",
     )
     p.add_argument(
         "--serve",
@@ -288,16 +257,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         help="extra argument for hoist serve (repeatable)",
     )
-    p.add_argument("--skopeo", default=shutil.which("skopeo") or "skopeo")
-    p.add_argument(
-        "--registry-bin",
-        default=shutil.which("docker-registry") or shutil.which("registry") or "docker-registry",
-    )
-    p.add_argument(
-        "--workdir",
-        type=Path,
-        help="keep everything here (the generated image is reused); default: a temporary dir",
-    )
+    add_tool_args(p)
     args = p.parse_args(argv)
     args.client_list = [c for c in args.clients.split(",") if c]
     unknown = [c for c in args.client_list if c not in CLIENTS]
