@@ -13,7 +13,7 @@ import pytest
 from registry_fixtures import RegistryServer
 
 import hoist.store.ocidir
-import hoist.store.registry
+import hoist.store.registry_upload
 from hoist.copy import image_copy
 from hoist.errors import BlobNotFound, DigestMismatch, ManifestNotFound
 from hoist.model.config import History
@@ -79,7 +79,11 @@ def _destinations(
     """(store, ref, module) for an ocidir and a registry destination."""
     return [
         (OCIDirStore(), LayoutReference("ocidir", str(tmp_path / "dst"), "v1"), hoist.store.ocidir),
-        (registry_store(server), Reference(server.host, repo_name, "v1"), hoist.store.registry),
+        (
+            registry_store(server),
+            Reference(server.host, repo_name, "v1"),
+            hoist.store.registry_upload,
+        ),
     ]
 
 
