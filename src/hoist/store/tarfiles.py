@@ -1,0 +1,301 @@
+"""The tar plumbing under :mod:`hoist.store.archive`: reading and writing image archives.
+
+:class:`_Reader` indexes an existing ``oci-archive`` or ``docker-archive`` once (member name
+to offset and size) so members can be read in place through :class:`_Slice`, and synthesises
+the manifests a docker archive only implies. :class:`_Writer` streams a new archive, member by
+member, and finishes it with ``index.json`` (OCI) or ``manifest.json`` (docker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+import tempfile
+import threading
+import uuid
+import zlib
+from pathlib import Path
+from typing import IO, Any
+
+from hoist.errors import DigestMismatch, InvalidManifest, NotFound, Unsupported
+from hoist.model import mediatype as mt
+from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
+from hoist.model.digest import CHUNK, Digest, Readable
+from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
+from hoist.store.referrers import referrer_descriptor
+
+LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
+
+
+class _Slice:
+    """Reads ``size`` bytes at ``offset`` of a file through its own handle."""
+
+    def __init__(self, path: str, offset: int, size: int) -> None:
+        self._f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._f.seek(offset)
+        self._left = size
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class _Reader:
+    """An existing archive, indexed once: member name -> (offset, size)."""
+
+    def __init__(self, path: Path, kind: str, max_bytes: int) -> None:
+        self.kind = kind
+        self._tmp: str | None = None
+        source = str(path)
+        with open(path, "rb") as f:
+            compressed = f.read(2) == b"\x1f\x8b"
+        self.path = source
+        self.members: dict[str, tuple[int, int]] = {}
+        self.manifests: dict[Digest, bytes] = {}
+        self.index: Index
+        self.blob_files: dict[Digest, str] = {}
+        try:
+            if compressed:  # tar.gz: decompress once so members can be read at their offsets
+                self.path = self._gunzip(path, max_bytes)
+            with tarfile.open(self.path, "r:") as tar:
+                for info in tar:
+                    if info.isfile():
+                        name = info.name.removeprefix("./")
+                        self.members[name] = (info.offset_data, info.size)
+            if kind == "oci-archive":
+                self._load_oci(path)
+            else:
+                self._load_docker(path)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            self.close()
+            raise InvalidManifest(f"{path}: not a readable tar archive: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _gunzip(self, path: Path, max_bytes: int) -> str:
+        fd, self._tmp = tempfile.mkstemp(prefix="hoist-archive-", suffix=".tar")
+        written = 0
+        with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as gz:
+            while chunk := gz.read(CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise InvalidManifest(
+                        f"{path}: decompresses to more than {max_bytes} bytes; refused"
+                    )
+                out.write(chunk)
+        return self._tmp
+
+    def read_member(self, name: str, limit: int = 64 << 20) -> bytes:
+        if name not in self.members:
+            raise InvalidManifest(f"{name} is not in the archive")
+        offset, size = self.members[name]
+        if size > limit:
+            raise InvalidManifest(f"{name} in the archive is too large ({size} bytes)")
+        reader = _Slice(self.path, offset, size)
+        try:
+            return reader.read()
+        finally:
+            reader.close()
+
+    def _load_oci(self, path: Path) -> None:
+        if "oci-layout" not in self.members or "index.json" not in self.members:
+            raise NotFound(f"{path} is not an oci-archive (no oci-layout or index.json)")
+        index = parse_manifest(self.read_member("index.json"), mt.OCI_INDEX)
+        if not isinstance(index, Index):
+            raise InvalidManifest(f"{path}: index.json is not an index")
+        self.index = index
+        for name in self.members:
+            parts = name.split("/")
+            if len(parts) == 3 and parts[0] == "blobs":
+                with contextlib.suppress(ValueError):
+                    self.blob_files[Digest(parts[1], parts[2])] = name
+
+    def _load_docker(self, path: Path) -> None:
+        if "manifest.json" not in self.members:
+            raise NotFound(f"{path} is not a docker-archive (no manifest.json)")
+        try:
+            entries = json.loads(self.read_member("manifest.json"))
+            assert isinstance(entries, list)
+        except (ValueError, AssertionError):
+            raise InvalidManifest(f"{path}: manifest.json is not a list") from None
+        descs = []
+        for i, entry in enumerate(entries):
+            manifest = self._docker_manifest(path, entry, i)
+            self.manifests[manifest.digest] = manifest.raw
+            tags = [str(t) for t in entry.get("RepoTags") or []] or [""]
+            for tag in tags:
+                annotations = {ANNOTATION_REF_NAME: tag} if tag else {}
+                descs.append(manifest.descriptor(annotations=annotations))
+        self.index = Index.build(descs)
+
+    def _docker_manifest(self, path: Path, entry: Any, i: int) -> ImageManifest:
+        try:
+            config_name = str(entry["Config"])
+            layer_names = [str(x) for x in entry["Layers"]]
+        except (KeyError, TypeError):
+            raise InvalidManifest(f"{path}: manifest.json entry {i} lacks Config/Layers") from None
+        config_raw = self.read_member(config_name)
+        config = Descriptor.of(mt.DOCKER_CONFIG, config_raw)
+        self.blob_files[config.digest] = config_name
+        layers = []
+        for name in layer_names:
+            if name not in self.members:
+                raise InvalidManifest(f"{path}: layer {name} is missing")
+            digest, head = self._hash_member(name)
+            compressed = head.startswith(b"\x1f\x8b")
+            media_type = (
+                mt.DOCKER_LAYER if compressed else "application/vnd.docker.image.rootfs.diff.tar"
+            )
+            layers.append(Descriptor(media_type, digest, self.members[name][1]))
+            self.blob_files[digest] = name
+        return ImageManifest.build(config, layers, media_type=mt.DOCKER_MANIFEST)
+
+    def _hash_member(self, name: str) -> tuple[Digest, bytes]:
+        offset, size = self.members[name]
+        reader = _Slice(self.path, offset, size)
+        h = hashlib.sha256()
+        head = b""
+        try:
+            while chunk := reader.read(CHUNK):
+                if not head:
+                    head = chunk[:4]
+                h.update(chunk)
+        finally:
+            reader.close()
+        return Digest("sha256", h.hexdigest()), head
+
+    def close(self) -> None:
+        if self._tmp:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+
+class _Writer:
+    """A new archive being written: members appended as they come, index at close."""
+
+    def __init__(self, path: Path, kind: str, output: IO[bytes] | None = None) -> None:
+        self.kind = kind
+        self.target = path
+        self.failed = False
+        self._stdout = output is not None
+        if output is not None:
+            self._file: IO[bytes] = output
+            self._tmp = None
+        else:
+            if not path.parent.is_dir():
+                raise NotFound(f"{path.parent} is not a directory")
+            self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed by close()
+        self._tar = tarfile.open(  # noqa: SIM115 - closed by finish()
+            fileobj=self._file, mode="w|", format=tarfile.PAX_FORMAT
+        )
+        self._lock = threading.Lock()
+        self.blobs: dict[Digest, int] = {}
+        self.manifests: dict[Digest, Manifest] = {}
+        self.tags: dict[str, Digest] = {}
+        self.untagged: list[Digest] = []
+        self.image_name = "localhost/" + (
+            "".join(c for c in path.name.split(".")[0].lower() if c.isalnum() or c in "-_")
+            or "image"
+        )
+        """The repository name docker-archive RepoTags get (``docker load`` needs one)."""
+
+    def add(self, name: str, content: Readable, size: int) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        info.mode = 0o644
+        try:
+            with self._lock:
+                self._tar.addfile(info, content)
+            if content.read(1):
+                raise DigestMismatch(f"{name}: more than the expected {size} bytes")
+        except BaseException:
+            self.failed = True  # the tar stream holds a partial member now
+            raise
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self.add(name, io.BytesIO(data), len(data))
+
+    def finish(self) -> None:
+        """Write the index and move the archive into place; on any error, drop it."""
+        if self.failed:
+            self.abort()
+            raise Unsupported(f"{self.target}: an earlier write failed; the archive was dropped")
+        try:
+            if self.kind == "oci-archive":
+                self._finish_oci()
+            else:
+                self._finish_docker()
+            self._tar.close()
+            if not self._stdout:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+                assert self._tmp is not None
+                os.replace(self._tmp, self.target)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._tar.close()
+        if not self._stdout:
+            self._file.close()
+            if self._tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    self._tmp.unlink()
+
+    def _finish_oci(self) -> None:
+        entries = []
+        for tag, digest in self.tags.items():
+            entries.append(
+                self.manifests[digest].descriptor(annotations={ANNOTATION_REF_NAME: tag})
+            )
+        tagged = set(self.tags.values())
+        for digest in self.untagged:
+            m = self.manifests[digest]
+            if digest not in tagged and getattr(m, "subject", None) is not None:
+                assert isinstance(m, ImageManifest | Index)
+                entries.append(referrer_descriptor(m))
+        self.add_bytes("oci-layout", LAYOUT_FILE)
+        self.add_bytes("index.json", Index.build(entries).raw)
+
+    def _finish_docker(self) -> None:
+        images: dict[Digest, list[str]] = {}
+        for tag, digest in self.tags.items():
+            images.setdefault(digest, []).append(tag)
+        if not images:
+            raise Unsupported("nothing tagged to write into the docker-archive")
+        entries = []
+        repositories: dict[str, dict[str, str]] = {}
+        for digest, tags in images.items():
+            m = self.manifests[digest]
+            if not isinstance(m, ImageManifest):
+                raise Unsupported(
+                    "a docker-archive holds single-platform images: pick one with --platform"
+                )
+            layers = [f"{d.digest.hex}.tar" for d in m.layers]
+            entries.append(
+                {"Config": f"{m.config.digest.hex}.json", "RepoTags": tags, "Layers": layers}
+            )
+            for tag in tags:
+                name, _, t = tag.rpartition(":")
+                if name and m.layers:
+                    repositories.setdefault(name, {})[t] = m.layers[-1].digest.hex
+        self.add_bytes("manifest.json", json.dumps(entries, separators=(",", ":")).encode())
+        self.add_bytes("repositories", json.dumps(repositories, separators=(",", ":")).encode())
