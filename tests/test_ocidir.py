@@ -228,3 +228,19 @@ def test_fsync_reaches_blob_directories_and_can_be_turned_off(
     synced.clear()
     OCIDirStore().manifest_put(ref.with_tag("durable"), sample.top)
     assert root in synced  # index.json renamed into the layout root
+
+
+def test_gc_spares_recent_temporary_files(samples: tuple[OCIDirStore, LayoutReference]) -> None:
+    import os
+    import time
+
+    store, ref = samples
+    folder = Path(ref.path) / "blobs" / "sha256"
+    fresh = folder / ".hoist-tmp-inprogress"
+    stale = folder / ".hoist-tmp-abandoned"
+    fresh.write_bytes(b"a write in progress")
+    stale.write_bytes(b"left by a crash")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    assert store.gc(ref) == []
+    assert fresh.exists() and not stale.exists()

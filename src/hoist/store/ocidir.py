@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,9 +55,16 @@ def _layout_path(ref: Ref) -> Path:
 
 
 class OCIDirStore:
-    """Store for OCI image layout directories; safe for concurrent threads and processes."""
+    """Store for OCI image layout directories.
 
-    def __init__(self, *, fsync: bool = True) -> None:
+    Reads and writes are safe from several threads and processes at once (index.json changes
+    under a lock, blobs land by rename). :meth:`gc` is not safe against a writer in another
+    process: a copy in progress has blobs nothing references yet. It spares temporary files
+    younger than ``gc_grace`` seconds.
+    """
+
+    def __init__(self, *, fsync: bool = True, gc_grace: float = 3600.0) -> None:
+        self._gc_grace = gc_grace
         self._fsync = fsync
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -358,8 +366,9 @@ class OCIDirStore:
             for folder in sorted(blobs.iterdir()) if blobs.is_dir() else []:
                 for path in sorted(folder.iterdir()):
                     if path.name.startswith(TMP_PREFIX):
-                        if not dry_run:
-                            path.unlink()
+                        # A write in progress elsewhere owns a recent temporary file.
+                        if not dry_run and time.time() - path.stat().st_mtime > self._gc_grace:
+                            path.unlink(missing_ok=True)
                         continue
                     try:
                         digest = Digest(folder.name, path.name)
