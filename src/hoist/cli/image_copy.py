@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -23,10 +24,30 @@ def _platforms(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return tuple(parse_platform(ctx, param, p.strip()) for p in value.split(",") if p.strip())
 
 
+_COPY_KEYS = (
+    "platform",
+    "platforms",
+    "referrers",
+    "digest_tags",
+    "force",
+    "concurrency",
+    "include_nondistributable",
+)
+
+
 def copy_options(f: F) -> F:
-    """The options shared by image copy and repo copy."""
+    """The options shared by image copy and repo copy, handed to ``f`` as one
+    ``options: CopyOptions`` keyword (``quiet`` stays a keyword of its own)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["options"] = _make_options(**{k: kwargs.pop(k) for k in _COPY_KEYS})
+        return f(*args, **kwargs)
+
+    command: Any = wrapper
     for option in reversed(
         [
+            platform_option,
             click.option(
                 "--platforms",
                 callback=_platforms,
@@ -53,11 +74,11 @@ def copy_options(f: F) -> F:
             click.option("-q", "--quiet", is_flag=True, help="No progress output."),
         ]
     ):
-        f = option(f)
-    return f
+        command = option(command)
+    return cast(F, command)
 
 
-def make_options(
+def _make_options(
     platform: Platform | None,
     platforms: tuple[Platform, ...],
     referrers: bool,
@@ -84,22 +105,9 @@ def make_options(
 @click.command("copy")
 @click.argument("src")
 @click.argument("dst")
-@platform_option
 @copy_options
 @click.pass_context
-def image_copy(
-    ctx: click.Context,
-    src: str,
-    dst: str,
-    platform: Platform | None,
-    platforms: tuple[Platform, ...],
-    referrers: bool,
-    digest_tags: bool,
-    force: bool,
-    concurrency: int,
-    include_nondistributable: bool,
-    quiet: bool,
-) -> None:
+def image_copy(ctx: click.Context, src: str, dst: str, options: CopyOptions, quiet: bool) -> None:
     """Copy SRC to DST (registries, ocidir://, oci-archive://, docker-archive://).
 
     By default the whole image, every platform, byte for byte: the digest stays the same.
@@ -108,9 +116,6 @@ def image_copy(
     from hoist.cli.progress import make_progress
     from hoist.copy import image_copy as copy
 
-    options = make_options(
-        platform, platforms, referrers, digest_tags, force, concurrency, include_nondistributable
-    )
     client = get_client(ctx)
     src_ref, dst_ref = client.ref(src), client.ref(dst)
     progress, running = make_progress(quiet)

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hoist.cli.common import emit_json, format_option, get_client, platform_option
-from hoist.cli.image_copy import copy_options, make_options
+from hoist.cli.common import emit_json, format_option, get_client
+from hoist.cli.image_copy import copy_options
 
 if TYPE_CHECKING:
-    from hoist.model.platform import Platform
+    from hoist.copy import CopyOptions
 
 
 @click.group("repo")
@@ -50,7 +50,6 @@ def repo_ls(
 @click.argument("dst")
 @click.option("--include", multiple=True, help="Only tags matching this regex.")
 @click.option("--exclude", multiple=True, help="Skip tags matching this regex.")
-@platform_option
 @copy_options
 @click.pass_context
 def repo_copy(
@@ -59,13 +58,7 @@ def repo_copy(
     dst: str,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
-    platform: Platform | None,
-    platforms: tuple[Platform, ...],
-    referrers: bool,
-    digest_tags: bool,
-    force: bool,
-    concurrency: int,
-    include_nondistributable: bool,
+    options: CopyOptions,
     quiet: bool,
 ) -> None:
     """Mirror every tag of SRC's repository to DST's; prints each tag's digest."""
@@ -73,9 +66,6 @@ def repo_copy(
     from hoist.copy import image_copy
     from hoist.tags import filter_tags
 
-    options = make_options(
-        platform, platforms, referrers, digest_tags, force, concurrency, include_nondistributable
-    )
     client = get_client(ctx)
     src_ref, dst_ref = client.ref(src), client.ref(dst)
     src_store, dst_store = client.store(src_ref), client.store(dst_ref)
