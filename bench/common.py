@@ -48,7 +48,7 @@ from hoist.model.manifest import ImageManifest
 from hoist.model.reference import LayoutReference, Reference
 from hoist.store.ocidir import OCIDirStore
 from hoist.store.registry import RegistryStore
-from hoist.transport.settings import RegistrySettings
+from hoist.config.settings import RegistrySettings
 
 TAG = "v1"
 CREATED = "2024-01-01T00:00:00Z"
@@ -114,7 +114,7 @@ def wait_for_idle(limit: float, busy_max: float = 0.10) -> float:
 class Registry:
     """A ``docker-registry serve`` on 127.0.0.1 with filesystem storage under ``workdir``.
 
-    The same configuration as tests/registry_fixtures.py (anonymous), with request logging off.
+    The same configuration as tests/support/registry_fixtures.py (anonymous), with request logging off.
     The port is chosen once and kept across restarts, so hoist's config file stays valid.
     Subclasses run another server the same way by overriding :meth:`argv` (and
     :meth:`write_config`).
@@ -307,7 +307,7 @@ def make_layer(index: int, kind: str, target: int, seed: int) -> tuple[bytes, De
 
 def build_layout(path: Path, total: int, layers: int, seed: int) -> ImageInfo:
     """Write the benchmark image to the OCI layout ``path`` (tag ``v1``) with hoist's store:
-    blobs first, one layer at a time, then the manifest (as hoist.sample.write_image does)."""
+    blobs first, one layer at a time, then the manifest (as hoist.testing.sample.write_image does)."""
     marker = path / "bench-image.json"
     wanted = {"total": total, "layers": layers, "seed": seed}
     if marker.is_file():

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_fixtures import http_get
-from skopeo import skopeo, skopeo_raw
-from test_cli import run
-from test_index import TARGETS, Where, make_where
+from support.cli import run
+from support.registry_fixtures import http_get
+from support.skopeo import skopeo, skopeo_raw
+from support.where import TARGETS, Where, make_where
 
 from hoist.artifact import (
     ANNOTATION_TITLE,
@@ -34,8 +34,8 @@ from hoist.model.digest import Digest
 from hoist.model.manifest import ImageManifest
 from hoist.model.platform import Platform
 from hoist.model.reference import parse_reference
-from hoist.sample import app_image, base_image, write_image
 from hoist.server.run import ServerThread
+from hoist.testing.sample import app_image, base_image, write_image
 
 SBOM = "application/vnd.example.sbom.v1"
 SIG = "application/vnd.example.signature.v1"

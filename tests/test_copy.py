@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_fixtures import RegistryServer
-from skopeo import skopeo_raw
+from support.registry_fixtures import RegistryServer
+from support.skopeo import skopeo_raw
 
 from hoist.copy import CopyOptions, image_copy
 from hoist.errors import BlobNotFound
@@ -22,8 +22,8 @@ from hoist.model.descriptor import EMPTY_DESCRIPTOR, Descriptor
 from hoist.model.manifest import ImageManifest, Index, parse_manifest
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference, Reference
-from hoist.sample import Layer, SampleImage, base_image, build_image, write_image
 from hoist.store.ocidir import OCIDirStore
+from hoist.testing.sample import Layer, SampleImage, base_image, build_image, write_image
 
 PLATFORMS = [
     Platform("linux", "amd64"),
@@ -267,7 +267,7 @@ def test_cli_copy_tag_add_blob_copy_repo_copy(
     repo_name: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from test_cli import run
+    from support.cli import run
 
     monkeypatch.setenv("HOIST_CONFIG", str(tmp_path / "hoist.json"))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))

@@ -10,19 +10,19 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from registry_fixtures import RegistryServer
+from support.registry_fixtures import RegistryServer
 
 import hoist.store.ocidir
-import hoist.store.registry_upload
+import hoist.store.registry.uploads
 from hoist.copy import image_copy
 from hoist.errors import BlobNotFound, DigestMismatch, ManifestNotFound
 from hoist.model.config import History
 from hoist.model.digest import VerifyingReader, digest_of
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference, Reference
-from hoist.sample import SampleImage, build_image, make_layer, write_image
 from hoist.store.ocidir import OCIDirStore
 from hoist.store.verified import self_verifying
+from hoist.testing.sample import SampleImage, build_image, make_layer, write_image
 
 
 def _image() -> SampleImage:
@@ -82,7 +82,7 @@ def _destinations(
         (
             registry_store(server),
             Reference(server.host, repo_name, "v1"),
-            hoist.store.registry_upload,
+            hoist.store.registry.uploads,
         ),
     ]
 

@@ -14,8 +14,8 @@ from hoist.model.digest import Digest
 from hoist.model.manifest import ImageManifest
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference
-from hoist.sample import write_samples
 from hoist.store.ocidir import OCIDirStore
+from hoist.testing.sample import write_samples
 
 AMD64 = Platform("linux", "amd64")
 

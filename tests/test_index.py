@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from skopeo import skopeo, skopeo_raw
-from test_cli import run
+from support.cli import run
+from support.skopeo import skopeo, skopeo_raw
+from support.where import TARGETS, Where, make_where
 
 from hoist.client import Client
 from hoist.errors import InvalidInput, UnsupportedMediaType
@@ -25,40 +26,15 @@ from hoist.model import mediatype as mt
 from hoist.model.manifest import Index
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference, parse_reference
-from hoist.sample import SampleImage, app_image, base_image, write_image
 from hoist.server.run import ServerThread
 from hoist.store.ocidir import OCIDirStore
+from hoist.testing.sample import SampleImage, app_image, base_image, write_image
 
-TARGETS = ["distribution", "hoist-serve", "ocidir"]
 AMD64 = Platform("linux", "amd64")
 ARM64 = Platform("linux", "arm64", "v8")
 
 
 # ----------------------------------------------------------------------------- where to write
-
-
-@dataclass(frozen=True)
-class Where:
-    """A place to write indexes: a repository on a registry, or an OCI layout."""
-
-    kind: str
-    base: str  # hoist's form: HOST/REPO or ocidir:///PATH
-    skopeo_base: str  # docker://HOST/REPO or oci:/PATH
-    url: str = ""
-    repository: str = ""
-
-    def at(self, tag: str) -> str:
-        return f"{self.base}:{tag}"
-
-    def by_digest(self, digest: str) -> str:
-        return f"{self.base}@{digest}"
-
-    def skopeo(self, tag: str) -> str:
-        return f"{self.skopeo_base}:{tag}"
-
-    @property
-    def is_registry(self) -> bool:
-        return self.kind != "ocidir"
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +50,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
     monkeypatch.setenv("HOIST_CONFIG", str(tmp_path / "hoist.json"))
     return tmp_path
-
-
-def make_where(
-    request: pytest.FixtureRequest, kind: str, tmp_path: Path, cap: Any, repo: str
-) -> Where:
-    """The place for ``kind``; registries are set to plain HTTP in the private hoist config."""
-    if kind == "ocidir":
-        return Where(kind, f"ocidir://{tmp_path}/layout", f"oci:{tmp_path}/layout")
-    fixture = "registry_anon" if kind == "distribution" else "hoist_server"
-    host = request.getfixturevalue(fixture).host
-    assert run(cap, "registry", "set", host, "--tls", "disabled")[0] == 0
-    return Where(kind, f"{host}/{repo}", f"docker://{host}/{repo}", f"http://{host}", repo)
 
 
 @pytest.fixture(params=TARGETS)

@@ -31,15 +31,12 @@ from hoist.index import same_location
 from hoist.model.descriptor import EMPTY_DESCRIPTOR, Annotations, Descriptor
 from hoist.model.digest import CHUNK, digest_stream
 from hoist.model.manifest import ImageManifest
-from hoist.model.reference import LayoutReference, parse_reference
+from hoist.model.reference import ImageRef, LayoutReference, parse_reference
 
 if TYPE_CHECKING:
     from hoist.client import Client
     from hoist.model.digest import Digest
-    from hoist.model.reference import Reference
     from hoist.store.base import Store
-
-    Ref = Reference | LayoutReference
 
 __all__ = [
     "ANNOTATION_TITLE",
@@ -150,12 +147,12 @@ def _file_descriptor(f: ArtifactFile) -> Descriptor:
     )
 
 
-def _upload(store: Store, ref: Ref, path: Path, desc: Descriptor) -> None:
+def _upload(store: Store, ref: ImageRef, path: Path, desc: Descriptor) -> None:
     with open(path, "rb") as fh:
         store.blob_put(ref, fh, digest=desc.digest, size=desc.size, media_type=desc.media_type)
 
 
-def _subject(client: Client, ref: Ref, subject: str | Ref) -> Descriptor:
+def _subject(client: Client, ref: ImageRef, subject: str | ImageRef) -> Descriptor:
     """The subject's descriptor (media type, digest, size); it must be in ``ref``'s repository.
 
     A bare digest (``sha256:...``) names a manifest in ``ref``'s repository.
@@ -163,7 +160,7 @@ def _subject(client: Client, ref: Ref, subject: str | Ref) -> Descriptor:
     if isinstance(subject, str) and re.fullmatch(r"sha(256|512):[0-9a-f]+", subject):
         from hoist.model.digest import Digest
 
-        sref: Ref = ref.by_digest(Digest.parse(subject))
+        sref: ImageRef = ref.by_digest(Digest.parse(subject))
     else:
         sref = client.ref(subject)
     if not same_location(sref, ref):
@@ -177,11 +174,11 @@ def _subject(client: Client, ref: Ref, subject: str | Ref) -> Descriptor:
 
 def artifact_put(
     client: Client,
-    ref: str | Ref,
+    ref: str | ImageRef,
     files: Sequence[ArtifactFile],
     *,
     artifact_type: str,
-    subject: str | Ref | None = None,
+    subject: str | ImageRef | None = None,
     annotations: Mapping[str, str] | None = None,
     config: ArtifactFile | None = None,
     tag: bool = True,
@@ -229,7 +226,7 @@ def artifact_put(
     return manifest
 
 
-def _write_verified(store: Store, ref: Ref, desc: Descriptor, target: Path) -> None:
+def _write_verified(store: Store, ref: ImageRef, desc: Descriptor, target: Path) -> None:
     """Stream a blob to a temporary file, verify it, then rename it to ``target``."""
     with store.blob_get(ref, desc.digest, desc.size) as reader, atomic_file(target) as out:
         for chunk in reader:
@@ -248,7 +245,7 @@ def _destination(root: Path, title: str) -> Path:
     return target
 
 
-def artifact_get(client: Client, ref: str | Ref, directory: str | Path) -> list[Path]:
+def artifact_get(client: Client, ref: str | ImageRef, directory: str | Path) -> list[Path]:
     """Download every titled layer of the artifact ``ref`` into ``directory``, verified.
 
     Returns the paths written, in layer order. Layers without a title (the empty layer)
@@ -285,7 +282,7 @@ def artifact_get(client: Client, ref: str | Ref, directory: str | Path) -> list[
     return targets
 
 
-def _pin(client: Client, subject: str | Ref) -> tuple[Ref, Descriptor]:
+def _pin(client: Client, subject: str | ImageRef) -> tuple[ImageRef, Descriptor]:
     ref = client.ref(subject)
     head = client.store(ref).manifest_head(ref)
     return ref.with_digest(head.digest), Descriptor(head.media_type, head.digest, head.size)
@@ -296,7 +293,7 @@ def _sorted(found: Sequence[Descriptor]) -> list[Descriptor]:
 
 
 def artifact_list(
-    client: Client, subject: str | Ref, *, artifact_type: str | None = None
+    client: Client, subject: str | ImageRef, *, artifact_type: str | None = None
 ) -> list[Descriptor]:
     """The referrers of ``subject``, sorted by artifact type then digest."""
     ref, _ = _pin(client, subject)
@@ -306,7 +303,7 @@ def artifact_list(
 
 
 def artifact_tree(
-    client: Client, subject: str | Ref, *, artifact_type: str | None = None
+    client: Client, subject: str | ImageRef, *, artifact_type: str | None = None
 ) -> ReferrerNode:
     """``subject`` and its referrers, recursively; each manifest appears once (cycle-safe).
 

@@ -7,13 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from hoist.errors import Unsupported
 from hoist.image import Image
-from hoist.model.reference import LayoutReference, Reference, parse_reference
+from hoist.model.reference import ImageRef, LayoutReference, parse_reference
 
 if TYPE_CHECKING:
     from hoist.model.platform import Platform
     from hoist.store.base import Store
-
-    Ref = Reference | LayoutReference
 
 __all__ = ["Client"]
 
@@ -30,11 +28,11 @@ class Client:
         self._registry_options = registry_options
         self._stores: dict[str, Store] = {}
 
-    def ref(self, text: str | Ref) -> Ref:
+    def ref(self, text: str | ImageRef) -> ImageRef:
         """Parse a reference string (references pass through)."""
         return parse_reference(text) if isinstance(text, str) else text
 
-    def store(self, ref: Ref) -> Store:
+    def store(self, ref: ImageRef) -> Store:
         """The store that serves ``ref``, created once per kind."""
         kind = ref.scheme if isinstance(ref, LayoutReference) else "registry"
         store = self._stores.get(kind)
@@ -58,7 +56,7 @@ class Client:
             return ArchiveStore(kind)
         raise Unsupported(f"no store for {kind}:// references yet")
 
-    def image(self, ref: str | Ref, *, platform: Platform | None = None) -> Image:
+    def image(self, ref: str | ImageRef, *, platform: Platform | None = None) -> Image:
         """A lazy view of the image ``ref`` names."""
         parsed = self.ref(ref)
         return Image(self.store(parsed), parsed, platform=platform)

@@ -32,10 +32,8 @@ from hoist.model.platform import Platform
 from hoist.store.base import BlobMounter
 
 if TYPE_CHECKING:
-    from hoist.model.reference import LayoutReference, Reference
+    from hoist.model.reference import ImageRef
     from hoist.store.base import BlobReader, Store
-
-    Ref = Reference | LayoutReference
 
 __all__ = ["CopyOptions", "CopyResult", "Progress", "blob_copy", "image_copy"]
 
@@ -96,7 +94,7 @@ class _Counting:
         return data
 
 
-def _same_registry(src_store: Store, src: Ref, dst_store: Store, dst: Ref) -> bool:
+def _same_registry(src_store: Store, src: ImageRef, dst_store: Store, dst: ImageRef) -> bool:
     return (
         src_store is dst_store
         and isinstance(dst_store, BlobMounter)
@@ -108,9 +106,9 @@ def _same_registry(src_store: Store, src: Ref, dst_store: Store, dst: Ref) -> bo
 
 def blob_copy(
     src_store: Store,
-    src: Ref,
+    src: ImageRef,
     dst_store: Store,
-    dst: Ref,
+    dst: ImageRef,
     desc: Descriptor,
     *,
     force: bool = False,
@@ -163,7 +161,7 @@ def _select(top: Manifest, options: CopyOptions) -> Manifest:
     return Index.build(keep, media_type=top.media_type, annotations=top.annotations or None)
 
 
-def _plan(src_store: Store, src: Ref, top: Manifest, options: CopyOptions) -> _Plan:
+def _plan(src_store: Store, src: ImageRef, top: Manifest, options: CopyOptions) -> _Plan:
     plan = _Plan(top)
     todo: list[Manifest] = [top]
     seen: set[Digest] = set()
@@ -194,9 +192,9 @@ def _plan(src_store: Store, src: Ref, top: Manifest, options: CopyOptions) -> _P
 
 def image_copy(
     src_store: Store,
-    src: Ref,
+    src: ImageRef,
     dst_store: Store,
-    dst: Ref,
+    dst: ImageRef,
     options: CopyOptions | None = None,
     *,
     progress: Progress | None = None,
@@ -243,9 +241,9 @@ def image_copy(
 
 def _copy_blobs(
     src_store: Store,
-    src: Ref,
+    src: ImageRef,
     dst_store: Store,
-    dst: Ref,
+    dst: ImageRef,
     blobs: list[Descriptor],
     options: CopyOptions,
     progress: Progress | None,
@@ -297,9 +295,9 @@ _DIGEST_TAG = re.compile(r"^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})(\..+)?$
 
 def _copy_extras(
     src_store: Store,
-    src: Ref,
+    src: ImageRef,
     dst_store: Store,
-    dst: Ref,
+    dst: ImageRef,
     manifests: Iterable[Manifest],
     options: CopyOptions,
     progress: Progress | None,

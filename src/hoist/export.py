@@ -16,15 +16,13 @@ from typing import IO, TYPE_CHECKING
 from hoist.copy import CopyOptions, image_copy
 from hoist.errors import InvalidInput
 from hoist.model.platform import local_platform
-from hoist.model.reference import LayoutReference, Reference
+from hoist.model.reference import ImageRef, LayoutReference, Reference
 from hoist.store.archive import ArchiveStore
 
 if TYPE_CHECKING:
     from hoist.copy import CopyResult, Progress
     from hoist.model.platform import Platform
     from hoist.store.base import Store
-
-    Ref = Reference | LayoutReference
 
 __all__ = ["FORMATS", "image_export"]
 
@@ -34,7 +32,7 @@ FORMATS = {"docker": "docker-archive", "oci": "oci-archive"}
 
 def image_export(
     store: Store,
-    ref: Ref,
+    ref: ImageRef,
     path: str,
     *,
     fmt: str = "docker",

@@ -16,10 +16,8 @@ from hoist.model.platform import Platform, local_platform
 
 if TYPE_CHECKING:
     from hoist.model.descriptor import Descriptor
-    from hoist.model.reference import LayoutReference, Reference
+    from hoist.model.reference import ImageRef
     from hoist.store.base import BlobReader, Store
-
-    Ref = Reference | LayoutReference
 
 __all__ = ["MAX_CONFIG_SIZE", "Image", "read_config_bytes"]
 
@@ -30,7 +28,7 @@ MAX_CONFIG_SIZE = 64 * 1024 * 1024
 class Image:
     """One image: ``ref`` may name an index, resolved to ``platform`` (default: local)."""
 
-    def __init__(self, store: Store, ref: Ref, *, platform: Platform | None = None) -> None:
+    def __init__(self, store: Store, ref: ImageRef, *, platform: Platform | None = None) -> None:
         self.store = store
         self.ref = ref
         self.requested_platform = platform
@@ -152,7 +150,7 @@ class Image:
 
 
 def read_config_bytes(
-    store: Store, ref: Ref, desc: Descriptor, *, limit: int = MAX_CONFIG_SIZE
+    store: Store, ref: ImageRef, desc: Descriptor, *, limit: int = MAX_CONFIG_SIZE
 ) -> bytes:
     """The config ``desc`` describes, from its embedded data or the store, verified.
 

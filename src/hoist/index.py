@@ -34,15 +34,13 @@ from hoist.model import mediatype as mt
 from hoist.model.config import parse_config
 from hoist.model.descriptor import Descriptor
 from hoist.model.manifest import ImageManifest, Index
-from hoist.model.reference import LayoutReference, Reference
+from hoist.model.reference import ImageRef, LayoutReference, Reference
 
 if TYPE_CHECKING:
     from hoist.client import Client
     from hoist.model.digest import Digest
     from hoist.model.platform import Platform
     from hoist.store.base import Store
-
-    Ref = Reference | LayoutReference
 
 __all__ = ["index_add", "index_create", "index_remove", "same_location", "write_target"]
 
@@ -55,11 +53,11 @@ class _Child:
 
     descriptor: Descriptor
     store: Store
-    ref: Ref
+    ref: ImageRef
     origin: str
 
 
-def same_location(a: Ref, b: Ref) -> bool:
+def same_location(a: ImageRef, b: ImageRef) -> bool:
     """Whether two references name the same repository (or the same layout directory)."""
     if isinstance(a, Reference) and isinstance(b, Reference):
         return (a.registry, a.repository) == (b.registry, b.repository)
@@ -68,7 +66,7 @@ def same_location(a: Ref, b: Ref) -> bool:
     return False
 
 
-def write_target(ref: Ref, digest: Digest) -> Ref:
+def write_target(ref: ImageRef, digest: Digest) -> ImageRef:
     """Where to put a new manifest for ``ref``: its tag if it has one, else by ``digest``.
 
     A layout reference with neither tag nor digest gets ``latest``.
@@ -80,7 +78,7 @@ def write_target(ref: Ref, digest: Digest) -> Ref:
     return ref.by_digest(digest)
 
 
-def _config_platform(store: Store, ref: Ref, manifest: ImageManifest) -> Platform | None:
+def _config_platform(store: Store, ref: ImageRef, manifest: ImageManifest) -> Platform | None:
     """The platform in ``manifest``'s image config; None for artifacts and configs without one."""
     desc = manifest.config
     if not mt.is_config(desc.media_type):
@@ -95,7 +93,7 @@ def _config_platform(store: Store, ref: Ref, manifest: ImageManifest) -> Platfor
 
 def _children(
     client: Client,
-    refs: Iterable[str | Ref],
+    refs: Iterable[str | ImageRef],
     *,
     platform_from_config: bool,
     need_platform: bool = False,
@@ -192,7 +190,7 @@ def _merge(
 
 
 def _bring_children(
-    client: Client, target: Ref, children: Sequence[_Child], wanted: set[Digest]
+    client: Client, target: ImageRef, children: Sequence[_Child], wanted: set[Digest]
 ) -> None:
     """Copy the ``wanted`` children that live elsewhere to ``target``'s repository, by digest."""
     dst_store = client.store(target)
@@ -208,7 +206,7 @@ def _bring_children(
 
 def _put(
     client: Client,
-    target: Ref,
+    target: ImageRef,
     manifests: Sequence[Descriptor],
     children: Sequence[_Child],
     *,
@@ -231,8 +229,8 @@ def _put(
 
 def index_create(
     client: Client,
-    target: str | Ref,
-    refs: Sequence[str | Ref],
+    target: str | ImageRef,
+    refs: Sequence[str | ImageRef],
     *,
     platform_from_config: bool = False,
     docker: bool = False,
@@ -258,7 +256,7 @@ def index_create(
     return _put(client, dst, manifests, children, media_type=media_type, annotations=annotations)
 
 
-def _existing(client: Client, dst: Ref) -> tuple[Ref, Index]:
+def _existing(client: Client, dst: ImageRef) -> tuple[ImageRef, Index]:
     """The index at ``dst``, and ``dst`` with the tag to write back to."""
     store = client.store(dst)
     if isinstance(dst, LayoutReference) and dst.tag is None and dst.digest is None:
@@ -274,8 +272,8 @@ def _existing(client: Client, dst: Ref) -> tuple[Ref, Index]:
 
 def index_add(
     client: Client,
-    target: str | Ref,
-    refs: Sequence[str | Ref],
+    target: str | ImageRef,
+    refs: Sequence[str | ImageRef],
     *,
     platform_from_config: bool = False,
     annotations: Mapping[str, str] | None = None,
@@ -309,7 +307,7 @@ def index_add(
 
 def index_remove(
     client: Client,
-    target: str | Ref,
+    target: str | ImageRef,
     *,
     platform: Platform | None = None,
     digest: Digest | None = None,

@@ -75,15 +75,15 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
     from rich.table import Table
 
     from hoist.cli.common import human_size
+    from hoist.config.settings import RegistrySettings
     from hoist.copy import image_copy
+    from hoist.files import layer_digests
     from hoist.image import Image
-    from hoist.layers import layer_digests
     from hoist.model.manifest import Index
     from hoist.model.platform import Platform
     from hoist.model.reference import Reference
-    from hoist.sample import write_samples
     from hoist.store.registry import RegistryStore
-    from hoist.transport.settings import RegistrySettings
+    from hoist.testing.sample import write_samples
 
     store = RegistryStore(credentials=None, settings={host: RegistrySettings(tls="disabled")})
     base_ref = Reference(host, "demo/base", "v1")

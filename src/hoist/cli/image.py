@@ -155,7 +155,7 @@ def image_layers(
     img = _image(ctx, reference, platform)
     rows = img.layer_rows()
     if diff_ids:  # stream each layer once: its digest verified, its diff_id computed
-        from hoist.layers import layer_digests
+        from hoist.files import layer_digests
 
         for r in (r for r in rows if r["index"] is not None and r["index"] < len(img.layers)):
             computed = layer_digests(img, r["index"])

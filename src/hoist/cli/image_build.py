@@ -11,7 +11,7 @@ import click
 from hoist.cli.common import get_client, human_size, parse_platform
 
 if TYPE_CHECKING:
-    from hoist.build.options import Step
+    from hoist.authoring.options import Step
     from hoist.model.platform import Platform
 
 
@@ -105,8 +105,8 @@ def build(
     The same context and Dockerfile give the same digest everywhere (times from
     SOURCE_DATE_EPOCH, else 0). Step lines go to stderr, the digest to stdout.
     """
-    from hoist.build.builder import build as run_build
-    from hoist.build.options import BuildOptions
+    from hoist.authoring.builder import build as run_build
+    from hoist.authoring.options import BuildOptions
 
     options = BuildOptions(
         dockerfile=None if dockerfile == "-" else dockerfile,

@@ -236,7 +236,7 @@ def image_ls_files(
     Columns: mode, uid/gid, size, mtime (UTC), path, link target. Deletions (whiteouts)
     show as D---------, opaque directories as O---------.
     """
-    from hoist.layers import list_layer_files, merged_tree
+    from hoist.files import list_layer_files, merged_tree
 
     img = _image(ctx, reference, platform)
     if layer is None:
@@ -283,7 +283,7 @@ def image_get_file(
     Symlinks are followed inside the image only. The layer holding the file is read to its
     end so its digest is verified; with -o the file appears only once verified.
     """
-    from hoist.layers import read_file
+    from hoist.files import read_file
 
     img = _image(ctx, reference, platform)
     with _output(output) as out:
@@ -317,7 +317,7 @@ def image_unpack(
     climbing out are refused; absolute symlinks resolve inside DIRECTORY, as in a container.
     Every layer's digest and diff_id is checked while it streams.
     """
-    from hoist.layers import unpack
+    from hoist.files import unpack
 
     img = _image(ctx, reference, platform)
     result = unpack(img, directory, devices=devices, max_bytes=max_size)

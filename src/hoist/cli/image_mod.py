@@ -105,8 +105,8 @@ def image_mod(
 
     Each change adds a history entry; diff_ids, sizes and digests stay right.
     """
-    from hoist.build.mutate import Changes, Rebase, mod_image
-    from hoist.build.options import source_date_epoch
+    from hoist.authoring.mod import Changes, Rebase, mod_image
+    from hoist.authoring.options import source_date_epoch
 
     if bool(create) == replace:
         raise click.UsageError("give exactly one of --create NEWREF and --replace")

@@ -28,7 +28,7 @@ def layer_ls(
     no manifest lists is read too, its compression recognised from its first bytes.
     """
     from hoist.errors import InvalidInput, NotFound
-    from hoist.layers import blob_listing, layer_descriptors, match_layer
+    from hoist.files import blob_listing, layer_descriptors, match_layer
 
     client = get_client(ctx)
     ref = client.ref(reference)

@@ -23,8 +23,8 @@ def registry_login(
     host: str, username: str | None, password: str | None, password_stdin: bool
 ) -> None:
     """Verify a login to HOST and store it in Docker's config (or its credential helper)."""
+    from hoist.config.credentials import Credentials, CredentialStore
     from hoist.store.registry import registry_login_check
-    from hoist.transport.credentials import Credentials, CredentialStore
 
     if password_stdin:
         if password:
@@ -44,7 +44,7 @@ def registry_login(
 @click.argument("host")
 def registry_logout(host: str) -> None:
     """Remove the stored login for HOST."""
-    from hoist.transport.credentials import CredentialStore
+    from hoist.config.credentials import CredentialStore
 
     CredentialStore().erase(host)
     click.echo(f"Removed login for {host}", err=True)
@@ -63,7 +63,7 @@ def registry_set(host: str, tls: str | None, ca_file: str | None) -> None:
     from dataclasses import replace
     from pathlib import Path
 
-    from hoist.transport.settings import config_path, load_config, set_registry
+    from hoist.config.settings import config_path, load_config, set_registry
 
     current = load_config().registry(host)
     changes: dict[str, object] = {}
@@ -80,7 +80,7 @@ def registry_set(host: str, tls: str | None, ca_file: str | None) -> None:
 @format_option("text", "json")
 def registry_config(host: str | None, fmt: str) -> None:
     """Show hoist's per-registry settings (all, or HOST's)."""
-    from hoist.transport.settings import config_path, load_config
+    from hoist.config.settings import config_path, load_config
 
     config = load_config()
     data = config.to_json().get("registries", {})

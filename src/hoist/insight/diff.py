@@ -203,7 +203,7 @@ def layer_changes(a: Image, b: Image) -> list[LayerChange]:
 def file_changes(
     a: Image, b: Image, *, cache: dict[Digest, LayerListing] | None = None
 ) -> list[FileChange]:
-    from hoist.layers.files import merged_tree
+    from hoist.files import merged_tree
 
     cache = {} if cache is None else cache
     old = {e.path: e for e in merged_tree(a, hash_files=True, cache=cache).walk()}

@@ -20,10 +20,8 @@ if TYPE_CHECKING:
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest
     from hoist.model.platform import Platform
-    from hoist.model.reference import LayoutReference, Reference
+    from hoist.model.reference import ImageRef
     from hoist.store.base import Store
-
-    Ref = Reference | LayoutReference
 
 __all__ = ["ImageTree", "TreeNode", "build_tree", "build_trees", "render_text", "short_type"]
 
@@ -117,7 +115,7 @@ class ImageTree:
 
 
 class _Builder:
-    def __init__(self, store: Store, ref: Ref, platform: Platform | None, referrers: bool):
+    def __init__(self, store: Store, ref: ImageRef, platform: Platform | None, referrers: bool):
         self.store = store
         self.ref = ref
         self.platform = platform
@@ -226,7 +224,7 @@ class _Builder:
 
 def build_tree(
     store: Store,
-    ref: Ref,
+    ref: ImageRef,
     *,
     platform: Platform | None = None,
     referrers: bool = False,
@@ -238,7 +236,7 @@ def build_tree(
 
 def build_trees(
     client: Client,
-    refs: Sequence[str | Ref],
+    refs: Sequence[str | ImageRef],
     *,
     platform: Platform | None = None,
     referrers: bool = False,

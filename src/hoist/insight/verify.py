@@ -23,10 +23,8 @@ if TYPE_CHECKING:
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest
     from hoist.model.platform import Platform
-    from hoist.model.reference import LayoutReference, Reference
+    from hoist.model.reference import ImageRef
     from hoist.store.base import Store
-
-    Ref = Reference | LayoutReference
 
 __all__ = ["Check", "VerifyReport", "render_text", "verify_image"]
 
@@ -86,7 +84,7 @@ def _manifest_types_agree(parent: str, child: str) -> bool:
 
 
 class _Verifier:
-    def __init__(self, store: Store, ref: Ref, max_bytes: int | None) -> None:
+    def __init__(self, store: Store, ref: ImageRef, max_bytes: int | None) -> None:
         self.store = store
         self.ref = ref
         self.max_bytes = max_bytes
@@ -243,7 +241,7 @@ class _Verifier:
 
 def verify_image(
     store: Store,
-    ref: Ref,
+    ref: ImageRef,
     *,
     platform: Platform | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from hoist.errors import InvalidDigest, InvalidReference
 from hoist.model.digest import Digest
@@ -19,6 +20,7 @@ __all__ = [
     "LAYOUT_SCHEMES",
     "NAME_MAX",
     "TAG_MAX",
+    "ImageRef",
     "LayoutReference",
     "Reference",
     "parse_reference",
@@ -304,6 +306,20 @@ class Reference:
         assert self.tag is not None  # normalisation guarantees a tag or a digest
         return self.tag
 
+    @property
+    def kind(self) -> str:
+        """``registry``: the kind of store that serves this reference."""
+        return "registry"
+
+    @property
+    def host(self) -> str | None:
+        """The registry host[:port] as written in the reference."""
+        return self.registry
+
+    def same_repository(self, other: ImageRef) -> bool:
+        """Whether ``other`` names the same repository (tag and digest aside)."""
+        return isinstance(other, Reference) and other.name == self.name
+
     def with_tag(self, tag: str | None) -> Reference:
         """The same repository at ``tag``; any digest is dropped (``None`` means ``latest``)."""
         return Reference(self.registry, self.repository, tag, None)
@@ -388,6 +404,24 @@ class LayoutReference:
             return str(self.digest)
         return self.tag
 
+    @property
+    def kind(self) -> str:
+        """The scheme (``ocidir``, ``oci-archive``, ``docker-archive``): the kind of store."""
+        return self.scheme
+
+    @property
+    def host(self) -> str | None:
+        """None: a layout lives on no registry host."""
+        return None
+
+    def same_repository(self, other: ImageRef) -> bool:
+        """Whether ``other`` names the same layout or archive (tag and digest aside)."""
+        return (
+            isinstance(other, LayoutReference)
+            and other.scheme == self.scheme
+            and other.path == self.path
+        )
+
     def with_tag(self, tag: str | None) -> LayoutReference:
         """The same layout at ``tag``; any digest is dropped."""
         return LayoutReference(self.scheme, self.path, tag, None)
@@ -401,7 +435,12 @@ class LayoutReference:
         return LayoutReference(self.scheme, self.path, None, digest)
 
 
-def parse_reference(text: str) -> Reference | LayoutReference:
+ImageRef: TypeAlias = Reference | LayoutReference
+"""Any reference: both kinds share ``kind``, ``host``, ``name``, ``tag``, ``digest``,
+``version_ref``, ``same_repository``, ``with_tag``, ``with_digest`` and ``by_digest``."""
+
+
+def parse_reference(text: str) -> ImageRef:
     """Parse a registry reference, or ``ocidir://``/``oci-archive://``/``docker-archive://``."""
     if "://" in text:
         return LayoutReference.parse(text)

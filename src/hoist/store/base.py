@@ -13,9 +13,7 @@ if TYPE_CHECKING:
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest, Readable
     from hoist.model.manifest import Manifest
-    from hoist.model.reference import LayoutReference, Reference
-
-    Ref = Reference | LayoutReference
+    from hoist.model.reference import ImageRef
 
 __all__ = ["BlobMounter", "BlobReader", "Cataloger", "GarbageCollector", "Store"]
 
@@ -34,33 +32,33 @@ class BlobReader(Protocol):
 class Store(Protocol):
     """Manifests, blobs, tags and referrers of one kind of location."""
 
-    def manifest_get(self, ref: Ref) -> Manifest:
+    def manifest_get(self, ref: ImageRef) -> Manifest:
         """The manifest a tag or digest names, bytes verified against a digest reference."""
         ...
 
-    def manifest_head(self, ref: Ref) -> Descriptor:
+    def manifest_head(self, ref: ImageRef) -> Descriptor:
         """Media type, digest and size of the manifest, without its body where possible."""
         ...
 
-    def manifest_put(self, ref: Ref, manifest: Manifest) -> Descriptor:
+    def manifest_put(self, ref: ImageRef, manifest: Manifest) -> Descriptor:
         """Store the manifest's exact bytes; tag it when ``ref`` has a tag."""
         ...
 
-    def manifest_delete(self, ref: Ref) -> None:
+    def manifest_delete(self, ref: ImageRef) -> None:
         """Delete the manifest ``ref.digest`` names (and so every tag on it)."""
         ...
 
-    def blob_get(self, ref: Ref, digest: Digest, size: int | None = None) -> BlobReader:
+    def blob_get(self, ref: ImageRef, digest: Digest, size: int | None = None) -> BlobReader:
         """Open a blob for streaming; reading it to the end verifies size and digest."""
         ...
 
-    def blob_head(self, ref: Ref, digest: Digest) -> Descriptor:
+    def blob_head(self, ref: ImageRef, digest: Digest) -> Descriptor:
         """Digest and size of a blob (BlobNotFound when absent)."""
         ...
 
     def blob_put(
         self,
-        ref: Ref,
+        ref: ImageRef,
         content: bytes | Readable,
         *,
         digest: Digest | None = None,
@@ -70,19 +68,21 @@ class Store(Protocol):
         """Store a blob, verified against ``digest``/``size`` when given; skip if present."""
         ...
 
-    def blob_delete(self, ref: Ref, digest: Digest) -> None:
+    def blob_delete(self, ref: ImageRef, digest: Digest) -> None:
         """Delete a blob."""
         ...
 
-    def tag_list(self, ref: Ref) -> list[str]:
+    def tag_list(self, ref: ImageRef) -> list[str]:
         """Every tag of the repository or layout, sorted."""
         ...
 
-    def tag_delete(self, ref: Ref) -> None:
+    def tag_delete(self, ref: ImageRef) -> None:
         """Delete only the tag ``ref.tag``; other tags on the same manifest survive."""
         ...
 
-    def referrers_list(self, ref: Ref, *, artifact_type: str | None = None) -> list[Descriptor]:
+    def referrers_list(
+        self, ref: ImageRef, *, artifact_type: str | None = None
+    ) -> list[Descriptor]:
         """Descriptors of the manifests whose ``subject`` is ``ref.digest``."""
         ...
 
@@ -95,7 +95,7 @@ class Store(Protocol):
 class BlobMounter(Protocol):
     """Stores that can link a blob from another repository without moving its bytes."""
 
-    def blob_mount(self, ref: Ref, source: Ref, digest: Digest) -> bool:
+    def blob_mount(self, ref: ImageRef, source: ImageRef, digest: Digest) -> bool:
         """Mount ``digest`` from ``source`` into ``ref``'s repository; False if not mounted."""
         ...
 
@@ -105,7 +105,7 @@ class Cataloger(Protocol):
     """Stores that can list their repositories."""
 
     def repo_list(
-        self, ref: Ref, *, limit: int | None = None, last: str | None = None
+        self, ref: ImageRef, *, limit: int | None = None, last: str | None = None
     ) -> list[str]:
         """Repository names, sorted, ``limit`` at a time after ``last``."""
         ...
@@ -115,6 +115,6 @@ class Cataloger(Protocol):
 class GarbageCollector(Protocol):
     """Stores that can delete content nothing references."""
 
-    def gc(self, ref: Ref, *, dry_run: bool = False) -> list[Digest]:
+    def gc(self, ref: ImageRef, *, dry_run: bool = False) -> list[Digest]:
         """Delete (or with ``dry_run`` only list) unreferenced blobs."""
         ...

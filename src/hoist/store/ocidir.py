@@ -36,9 +36,7 @@ from hoist.store.referrers import referrer_descriptor
 from hoist.store.verified import self_verifying
 
 if TYPE_CHECKING:
-    from hoist.model.reference import LayoutReference, Reference
-
-    Ref = Reference | LayoutReference
+    from hoist.model.reference import ImageRef
 
 __all__ = ["OCIDirStore"]
 
@@ -47,7 +45,7 @@ log = logging.getLogger(__name__)
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
 
 
-def _layout_path(ref: Ref) -> Path:
+def _layout_path(ref: ImageRef) -> Path:
     path = getattr(ref, "path", None)
     if path is None:
         raise Unsupported(f"{ref} is not an OCI layout reference")
@@ -115,7 +113,7 @@ class OCIDirStore:
     def _blob_path(self, root: Path, digest: Digest) -> Path:
         return root / "blobs" / digest.algorithm / digest.hex
 
-    def _resolve(self, ref: Ref) -> Descriptor:
+    def _resolve(self, ref: ImageRef) -> Descriptor:
         root = _layout_path(ref)
         index, _ = self._read_index(root)
         if ref.digest is not None:
@@ -141,11 +139,11 @@ class OCIDirStore:
 
     # -- manifests -------------------------------------------------------------------------
 
-    def manifest_head(self, ref: Ref) -> Descriptor:
+    def manifest_head(self, ref: ImageRef) -> Descriptor:
         desc = self._resolve(ref)
         return Descriptor(desc.media_type, desc.digest, desc.size)
 
-    def manifest_get(self, ref: Ref) -> Manifest:
+    def manifest_get(self, ref: ImageRef) -> Manifest:
         desc = self._resolve(ref)
         root = _layout_path(ref)
         path = self._blob_path(root, desc.digest)
@@ -155,7 +153,7 @@ class OCIDirStore:
             raw = VerifyingReader(f, desc.digest, desc.size).read()
         return parse_manifest(raw, desc.media_type)
 
-    def manifest_put(self, ref: Ref, manifest: Manifest) -> Descriptor:
+    def manifest_put(self, ref: ImageRef, manifest: Manifest) -> Descriptor:
         root = _layout_path(ref)
         if ref.digest is not None and ref.digest != manifest.digest:
             raise DigestMismatch(
@@ -195,7 +193,7 @@ class OCIDirStore:
             kept.append(entry)
         return kept
 
-    def manifest_delete(self, ref: Ref) -> None:
+    def manifest_delete(self, ref: ImageRef) -> None:
         if ref.digest is None:
             raise Unsupported("delete a manifest by digest; use tag delete for a tag")
         root = _layout_path(ref)
@@ -213,7 +211,7 @@ class OCIDirStore:
 
     # -- blobs -----------------------------------------------------------------------------
 
-    def blob_head(self, ref: Ref, digest: Digest) -> Descriptor:
+    def blob_head(self, ref: ImageRef, digest: Digest) -> Descriptor:
         path = self._blob_path(_layout_path(ref), digest)
         try:
             size = path.stat().st_size
@@ -221,7 +219,7 @@ class OCIDirStore:
             raise BlobNotFound(f"blob {digest} not found in {_layout_path(ref)}") from None
         return Descriptor("application/octet-stream", digest, size)
 
-    def blob_get(self, ref: Ref, digest: Digest, size: int | None = None) -> VerifyingReader:
+    def blob_get(self, ref: ImageRef, digest: Digest, size: int | None = None) -> VerifyingReader:
         path = self._blob_path(_layout_path(ref), digest)
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed by the returned reader
@@ -231,7 +229,7 @@ class OCIDirStore:
 
     def blob_put(
         self,
-        ref: Ref,
+        ref: ImageRef,
         content: bytes | Readable,
         *,
         digest: Digest | None = None,
@@ -295,7 +293,7 @@ class OCIDirStore:
             fsync_dir(folder)
         return Descriptor(media_type, actual, written)
 
-    def blob_delete(self, ref: Ref, digest: Digest) -> None:
+    def blob_delete(self, ref: ImageRef, digest: Digest) -> None:
         path = self._blob_path(_layout_path(ref), digest)
         try:
             path.unlink()
@@ -304,11 +302,11 @@ class OCIDirStore:
 
     # -- tags and referrers ----------------------------------------------------------------
 
-    def tag_list(self, ref: Ref) -> list[str]:
+    def tag_list(self, ref: ImageRef) -> list[str]:
         index, _ = self._read_index(_layout_path(ref))
         return sorted({d.ref_name for d in index.manifests if d.ref_name})
 
-    def tag_delete(self, ref: Ref) -> None:
+    def tag_delete(self, ref: ImageRef) -> None:
         if ref.tag is None:
             raise Unsupported("no tag given to delete")
         root = _layout_path(ref)
@@ -321,7 +319,9 @@ class OCIDirStore:
             obj["manifests"] = kept
             self._write_index(root, obj)
 
-    def referrers_list(self, ref: Ref, *, artifact_type: str | None = None) -> list[Descriptor]:
+    def referrers_list(
+        self, ref: ImageRef, *, artifact_type: str | None = None
+    ) -> list[Descriptor]:
         if ref.digest is None:
             raise Unsupported("referrers need a digest; resolve the tag first")
         root = _layout_path(ref)
@@ -345,7 +345,7 @@ class OCIDirStore:
 
     # -- garbage collection ----------------------------------------------------------------
 
-    def gc(self, ref: Ref, *, dry_run: bool = False) -> list[Digest]:
+    def gc(self, ref: ImageRef, *, dry_run: bool = False) -> list[Digest]:
         root = _layout_path(ref)
         with self._index_lock(root):
             index, _ = self._read_index(root)

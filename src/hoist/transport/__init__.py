@@ -9,7 +9,7 @@ Modules (import the one you need; only ``http``, ``response``, ``blob`` and ``au
 - ``auth``: WWW-Authenticate parsing and the :class:`~hoist.transport.auth.Authenticator`
   (Basic, bearer tokens, token cache, scope widening).
 - ``credentials``: Docker's config.json and ``docker-credential-*`` helpers
-  (:class:`~hoist.transport.credentials.CredentialStore`).
+  (:class:`~hoist.config.credentials.CredentialStore`).
 - ``settings``: hoist's per-registry settings file (TLS mode, CA file).
 - ``body`` / ``blob``: request bodies that know if they can be resent; Range-resuming blob reads.
 """

@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from hoist.config.credentials import CredentialProvider, Credentials
 from hoist.errors import AuthError
-from hoist.transport.credentials import CredentialProvider, Credentials
 from hoist.transport.response import error_summary
 
 __all__ = [

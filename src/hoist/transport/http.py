@@ -29,12 +29,13 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import urllib3
 from urllib3 import exceptions as u3
 
+from hoist.config.credentials import CredentialProvider
+from hoist.config.settings import RegistrySettings, is_loopback, normalize_host
 from hoist.errors import DigestMismatch, TransportError
 from hoist.model.digest import Digest, VerifyingReader
 from hoist.transport.auth import Authenticator
 from hoist.transport.blob import ResumingReader
 from hoist.transport.body import Body, RequestBody
-from hoist.transport.credentials import CredentialProvider
 from hoist.transport.response import (
     MAX_ERROR_BODY,
     Response,
@@ -43,7 +44,6 @@ from hoist.transport.response import (
     release,
     status_error,
 )
-from hoist.transport.settings import RegistrySettings, is_loopback, normalize_host
 
 __all__ = ["SettingsLookup", "Transport", "parse_retry_after"]
 

@@ -1,0 +1,300 @@
+"""Export and import: docker-archive and oci-archive files, checked with skopeo both ways."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.cli import run
+from support.skopeo import skopeo, skopeo_raw
+
+from hoist.copy import CopyOptions, image_copy
+from hoist.image import Image
+from hoist.model.platform import Platform
+from hoist.model.reference import LayoutReference
+from hoist.store.archive import ArchiveStore, open_archive
+from hoist.store.ocidir import OCIDirStore
+from hoist.testing.sample import write_samples
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("archive") / "layout"
+    ref = LayoutReference("ocidir", str(root))
+    write_samples(OCIDirStore(), ref.with_tag("base"), ref.with_tag("app"))
+    return root
+
+
+def _config(ref: str) -> Any:
+    return json.loads(skopeo("inspect", "--config", ref).stdout)
+
+
+def test_docker_export_reads_in_skopeo(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
+    out = tmp_path / "app.tar"
+    code, _, err = run(capsysbinary, "image", "export", f"ocidir://{layout}:app", str(out), "-q")
+    assert code == 0, err
+    assert _config(f"docker-archive:{out}") == _config(f"oci:{layout}:app")
+    names = json.loads(
+        subprocess.run(
+            ["tar", "xOf", str(out), "manifest.json"], capture_output=True, check=True
+        ).stdout
+    )
+    assert names[0]["RepoTags"] == ["localhost/app:app"]
+    # skopeo copies it on into a layout: same config, same uncompressed layers
+    skopeo("copy", f"docker-archive:{out}", f"oci:{tmp_path}/viaskopeo:x")
+    app = Image(OCIDirStore(), LayoutReference("ocidir", str(layout), "app"))
+    again = Image(OCIDirStore(), LayoutReference("ocidir", f"{tmp_path}/viaskopeo", "x"))
+    assert again.config.diff_ids == app.config.diff_ids
+
+
+def test_docker_export_of_an_index_takes_one_platform(
+    layout: Path, tmp_path: Path, capsysbinary: Any
+) -> None:
+    out = tmp_path / "base.tar"
+    code, _, err = run(
+        capsysbinary,
+        "image",
+        "export",
+        f"ocidir://{layout}:base",
+        str(out),
+        "-p",
+        "linux/arm64",
+        "-q",
+    )
+    assert code == 0, err
+    assert _config(f"docker-archive:{out}")["architecture"] == "arm64"
+
+
+def test_oci_export_keeps_the_index(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
+    out = tmp_path / "base-oci.tar"
+    code, digest, err = run(
+        capsysbinary,
+        "image",
+        "export",
+        f"ocidir://{layout}:base",
+        str(out),
+        "--format",
+        "oci",
+        "-q",
+    )
+    assert code == 0, err
+    raw = skopeo_raw(f"oci-archive:{out}:base")
+    assert raw == skopeo_raw(f"oci:{layout}:base")
+    assert digest.decode().strip() == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_export_to_stdout(layout: Path, tmp_path: Path) -> None:
+    out = tmp_path / "piped.tar"
+    with open(out, "wb") as f:
+        done = subprocess.run(
+            [sys.executable, "-m", "hoist", "image", "export", f"ocidir://{layout}:app", "-", "-q"],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert _config(f"docker-archive:{out}") == _config(f"oci:{layout}:app")
+
+
+def test_import_what_skopeo_wrote(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
+    docker = tmp_path / "sk-docker.tar"
+    oci = tmp_path / "sk-oci.tar"
+    skopeo("copy", f"oci:{layout}:app", f"docker-archive:{docker}:example/app:v9")
+    skopeo("copy", "--all", f"oci:{layout}:base", f"oci-archive:{oci}:v2")
+    target = tmp_path / "imported"
+    code, _, err = run(capsysbinary, "image", "import", f"ocidir://{target}:app", str(docker), "-q")
+    assert code == 0, err
+    imported = Image(OCIDirStore(), LayoutReference("ocidir", str(target), "app"))
+    original = Image(OCIDirStore(), LayoutReference("ocidir", str(layout), "app"))
+    assert imported.config.diff_ids == original.config.diff_ids
+    assert (
+        json.loads(imported.config_bytes)["config"] == json.loads(original.config_bytes)["config"]
+    )
+    code, out, err = run(capsysbinary, "image", "import", f"ocidir://{target}:base", str(oci), "-q")
+    assert code == 0, err
+    assert skopeo_raw(f"oci:{target}:base") == skopeo_raw(f"oci:{layout}:base")
+    # archives are stores too
+    code, out, err = run(
+        capsysbinary, "image", "inspect", f"docker-archive://{docker}", "--format", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["RootFS"]["Layers"] == [str(d) for d in original.config.diff_ids]
+
+
+def test_docker_archive_with_several_images_pick_by_name(
+    layout: Path, tmp_path: Path, capsysbinary: Any
+) -> None:
+    out = tmp_path / "two.tar"
+    store, src = OCIDirStore(), LayoutReference("ocidir", str(layout))
+    archive = ArchiveStore("docker-archive")
+    dst = LayoutReference("docker-archive", str(out), "app")
+    archive.name_images(dst, "example/app")
+    image_copy(store, src.with_tag("app"), archive, dst)
+    image_copy(
+        store,
+        src.with_tag("base"),
+        archive,
+        dst.with_tag("base"),
+        CopyOptions(platform=Platform("linux", "arm64")),
+    )
+    archive.close()
+    entries = json.loads(
+        subprocess.run(
+            ["tar", "xOf", str(out), "manifest.json"], capture_output=True, check=True
+        ).stdout
+    )
+    assert sorted(t for e in entries for t in e["RepoTags"]) == [
+        "example/app:app",
+        "example/app:base",
+    ]
+    code, _, err = run(
+        capsysbinary,
+        "image",
+        "import",
+        f"ocidir://{tmp_path}/pick:b",
+        str(out),
+        "--name",
+        "example/app:base",
+        "-q",
+    )
+    assert code == 0, err
+    picked = Image(OCIDirStore(), LayoutReference("ocidir", f"{tmp_path}/pick", "b"))
+    assert picked.config.architecture == "arm64"
+    code, _, err = run(
+        capsysbinary,
+        "image",
+        "import",
+        f"ocidir://{tmp_path}/pick:c",
+        str(out),
+        "--name",
+        "nope",
+        "-q",
+    )
+    assert code == 1 and "names: example/app:app, example/app:base" in err
+    store2, ref = open_archive(str(out))
+    with pytest.raises(Exception, match="several images"):
+        store2.manifest_get(ref)
+    store2.close()
+
+
+def test_failed_export_leaves_nothing(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
+    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    blob = broken / "blobs" / "sha256" / app.layers[1].digest.hex
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = run(
+        capsysbinary, "image", "export", f"ocidir://{broken}:app", str(out / "x.tar"), "-q"
+    )
+    assert code == 1 and ("digest mismatch" in err or "corrupt gzip data" in err), err
+    assert list(out.iterdir()) == []
+
+
+def test_failed_copy_into_an_archive_leaves_no_file(layout: Path, tmp_path: Path) -> None:
+    from hoist.client import Client
+    from hoist.errors import DigestMismatch
+
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
+    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    blob = broken / "blobs" / "sha256" / app.layers[2].digest.hex
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(DigestMismatch), Client() as client:
+        src = client.ref(f"ocidir://{broken}:app")
+        dst = client.ref(f"oci-archive://{out}/part.tar:app")
+        image_copy(client.store(src), src, client.store(dst), dst, CopyOptions(concurrency=1))
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"manifest.json": b'[{"Config":"missing.json","Layers":[]}]'}, "missing.json is not in"),
+        ({"manifest.json": b"{}"}, "manifest.json is not a list"),
+        ({"other": b"x"}, "neither an OCI nor a docker archive"),
+    ],
+    ids=["missing-config", "bad-manifest-json", "not-an-archive"],
+)
+def test_malformed_archives_are_one_line_errors(
+    tmp_path: Path, capsysbinary: Any, members: dict[str, bytes], message: str
+) -> None:
+    import io
+    import tarfile
+
+    path = tmp_path / "bad.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    code, _, err = run(capsysbinary, "image", "import", f"ocidir://{tmp_path}/x:y", str(path))
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_bad_gzip_archive_leaves_no_temp_file(tmp_path: Path, capsysbinary: Any) -> None:
+    import tempfile
+
+    path = tmp_path / "bad.tar.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"not deflate data at all")
+    before = set(Path(tempfile.gettempdir()).glob("hoist-archive-*"))
+    code, _, err = run(capsysbinary, "image", "inspect", f"docker-archive://{path}")
+    assert code == 1 and str(path) in err, err
+    assert set(Path(tempfile.gettempdir()).glob("hoist-archive-*")) == before
+
+
+def test_library_export(layout: Path, tmp_path: Path) -> None:
+    from hoist.errors import InvalidInput
+    from hoist.export import image_export
+
+    store = OCIDirStore()
+    base = LayoutReference("ocidir", str(layout), "base")
+    result = image_export(store, base, str(tmp_path / "base.tar"), fmt="oci")
+    assert result.descriptor.digest == store.manifest_head(base).digest  # the index, whole
+    arm = Platform("linux", "arm64", "v8")
+    image_export(store, base, str(tmp_path / "arm.tar"), platform=arm)
+    archive, ref = open_archive(str(tmp_path / "arm.tar"))
+    try:
+        assert Image(archive, ref).config == Image(store, base, platform=arm).config
+        assert archive.tag_list(ref) == ["localhost/arm:base"]
+    finally:
+        archive.close()
+    with pytest.raises(InvalidInput, match="unknown export format 'zip'"):
+        image_export(store, base, str(tmp_path / "x.zip"), fmt="zip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arm.tar", "base.tar"]
+
+
+def test_failed_cli_copy_into_an_archive_leaves_no_file(
+    layout: Path, tmp_path: Path, capsysbinary: Any
+) -> None:
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
+    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    blob = broken / "blobs" / "sha256" / app.layers[0].digest.hex
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = run(
+        capsysbinary,
+        "image",
+        "copy",
+        f"ocidir://{broken}:app",
+        f"docker-archive://{out}/x.tar",
+        "-q",
+    )
+    assert code == 1 and err.startswith("error: "), err
+    assert list(out.iterdir()) == []

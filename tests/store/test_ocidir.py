@@ -1,0 +1,246 @@
+"""OCI layout specifics: skopeo interop, malformed input, atomic writes, threads, gc."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from support.skopeo import skopeo, skopeo_raw
+
+from hoist.errors import (
+    BlobNotFound,
+    DigestMismatch,
+    InvalidManifest,
+    ManifestNotFound,
+    NotFound,
+)
+from hoist.image import Image
+from hoist.model.digest import digest_of
+from hoist.model.platform import Platform
+from hoist.model.reference import LayoutReference
+from hoist.store.ocidir import OCIDirStore
+from hoist.testing.sample import base_image, write_image, write_samples
+
+
+def _layout(tmp_path: Path, tag: str | None = "latest") -> LayoutReference:
+    return LayoutReference("ocidir", str(tmp_path / "layout"), tag)
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def samples(tmp_path: Path) -> tuple[OCIDirStore, LayoutReference]:
+    store = OCIDirStore()
+    ref = _layout(tmp_path)
+    write_samples(store, ref.with_tag("base"), ref.with_tag("app"))
+    return store, ref
+
+
+def test_skopeo_reads_what_hoist_writes(samples: tuple[OCIDirStore, LayoutReference]) -> None:
+    store, ref = samples
+    root = ref.path
+    for tag in ("base", "app"):
+        raw = skopeo_raw(f"oci:{root}:{tag}")
+        assert raw == store.manifest_get(ref.with_tag(tag)).raw
+    info = json.loads(skopeo("inspect", f"oci:{root}:app").stdout)
+    app = Image(store, ref.with_tag("app"))
+    assert info["Digest"] == str(app.manifest.digest)
+    assert info["Layers"] == [str(d.digest) for d in app.layers]
+    config = json.loads(skopeo("inspect", "--config", f"oci:{root}:app").stdout)
+    assert config == json.loads(app.config_bytes)
+
+
+def test_hoist_reads_what_skopeo_writes(
+    samples: tuple[OCIDirStore, LayoutReference], tmp_path: Path
+) -> None:
+    store, ref = samples
+    dest = tmp_path / "copied"
+    skopeo("copy", "--all", f"oci:{ref.path}:base", f"oci:{dest}:v1")
+    copied = LayoutReference("ocidir", str(dest), "v1")
+    assert store.tag_list(copied) == ["v1"]
+    original = store.manifest_get(ref.with_tag("base"))
+    assert store.manifest_get(copied).raw == original.raw
+    for platform in (Platform("linux", "amd64"), Platform("linux", "arm64")):
+        img = Image(store, copied, platform=platform)
+        assert img.config.architecture == platform.architecture
+        with img.layer_reader(0) as reader:
+            assert len(reader.read()) == img.layers[0].size
+
+
+def test_untagged_layout_resolves_its_only_image(
+    samples: tuple[OCIDirStore, LayoutReference], tmp_path: Path
+) -> None:
+    store, ref = samples
+    dest = tmp_path / "untagged"
+    skopeo("copy", f"oci:{ref.path}:app", f"oci:{dest}")
+    only = LayoutReference("ocidir", str(dest))
+    assert store.manifest_get(only).raw == store.manifest_get(ref.with_tag("app")).raw
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"{not json", InvalidManifest),
+        (b"[]", InvalidManifest),
+        (b'{"schemaVersion":2,"manifests":{}}', InvalidManifest),
+        (b'{"schemaVersion":2,"manifests":[{"mediaType":"x"}]}', InvalidManifest),
+        (b'{"schemaVersion":2,"manifests":[', InvalidManifest),  # truncated
+    ],
+    ids=["bad-json", "array", "manifests-object", "bad-descriptor", "truncated"],
+)
+def test_malformed_index_json(
+    samples: tuple[OCIDirStore, LayoutReference], content: bytes, error: type[Exception]
+) -> None:
+    store, ref = samples
+    root = Path(ref.path)
+    (root / "index.json").write_bytes(content)
+    before = _snapshot(root)
+    with pytest.raises(error, match=r"index\.json"):
+        store.manifest_get(ref.with_tag("base"))
+    with pytest.raises(error):
+        store.manifest_put(ref.with_tag("new"), base_image([Platform("linux", "amd64")]).top)
+    assert _snapshot(root) == before
+
+
+def test_not_a_layout(tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="not an OCI layout"):
+        OCIDirStore().manifest_get(LayoutReference("ocidir", str(tmp_path)))
+
+
+def test_corrupt_blob_is_detected(samples: tuple[OCIDirStore, LayoutReference]) -> None:
+    store, ref = samples
+    img = Image(store, ref.with_tag("app"))
+    layer = img.layers[1]
+    path = Path(ref.path) / "blobs" / "sha256" / layer.digest.hex
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(DigestMismatch), img.layer_reader(1) as reader:
+        reader.read()
+    manifest_path = Path(ref.path) / "blobs" / "sha256" / img.top.digest.hex
+    manifest_path.write_bytes(manifest_path.read_bytes() + b" ")
+    with pytest.raises(DigestMismatch):
+        store.manifest_get(ref.with_tag("app"))
+
+
+def test_missing_blob(samples: tuple[OCIDirStore, LayoutReference]) -> None:
+    store, ref = samples
+    img = Image(store, ref.with_tag("app"))
+    (Path(ref.path) / "blobs" / "sha256" / img.manifest.config.digest.hex).unlink()
+    with pytest.raises(BlobNotFound):
+        _ = img.config
+
+
+def test_oversized_manifest_refused_and_nothing_written(
+    samples: tuple[OCIDirStore, LayoutReference],
+) -> None:
+    store, ref = samples
+    root = Path(ref.path)
+    big = b'{"schemaVersion":2,"manifests":[],"annotations":{"x":"' + b"a" * (4 << 20) + b'"}}'
+    path = root / "blobs" / "sha256" / digest_of(big).hex
+    path.write_bytes(big)
+    before = _snapshot(root)
+    with pytest.raises(InvalidManifest, match="4 MiB"):
+        store.manifest_get(ref.by_digest(digest_of(big)))
+    assert _snapshot(root) == before
+
+
+def test_failed_blob_write_leaves_no_temp_file(tmp_path: Path) -> None:
+    store = OCIDirStore()
+    ref = _layout(tmp_path)
+    with pytest.raises(DigestMismatch):
+        store.blob_put(ref, b"abc", digest=digest_of(b"abd"))
+    assert [p.name for p in (tmp_path / "layout" / "blobs" / "sha256").iterdir()] == []
+
+
+def test_concurrent_tagging_from_threads(tmp_path: Path) -> None:
+    store = OCIDirStore()
+    ref = _layout(tmp_path)
+    sample = base_image([Platform("linux", "amd64")])
+    write_image(store, ref, sample)
+    errors: list[BaseException] = []
+
+    def tag(i: int) -> None:
+        try:
+            store.manifest_put(ref.with_tag(f"t{i}"), sample.top)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tag, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.tag_list(ref) == sorted(["latest", *(f"t{i}" for i in range(24))])
+
+
+def test_gc_removes_only_unreferenced(samples: tuple[OCIDirStore, LayoutReference]) -> None:
+    store, ref = samples
+    orphan = store.blob_put(ref, b"orphan blob")
+    app = Image(store, ref.with_tag("app"))
+    assert store.gc(ref, dry_run=True) == [orphan.digest]
+    store.blob_head(ref, orphan.digest)  # dry run kept it
+    assert store.gc(ref) == [orphan.digest]
+    with pytest.raises(BlobNotFound):
+        store.blob_head(ref, orphan.digest)
+    app_only = {d.digest for d in app.layers[1:]} | {app.manifest.config.digest, app.top.digest}
+    store.tag_delete(ref.with_tag("app"))
+    removed = set(store.gc(ref))
+    assert removed == app_only
+    base = Image(store, ref.with_tag("base"), platform=Platform("linux", "amd64"))
+    with base.layer_reader(0) as reader:  # the shared layer survived
+        reader.read()
+
+
+def test_tag_delete_missing(samples: tuple[OCIDirStore, LayoutReference]) -> None:
+    store, ref = samples
+    with pytest.raises(ManifestNotFound):
+        store.tag_delete(ref.with_tag("absent"))
+
+
+def test_fsync_reaches_blob_directories_and_can_be_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc/self/fd")
+    synced: list[Path] = []
+    real = os.fsync
+
+    def record(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    ref = _layout(tmp_path)
+    root = (tmp_path / "layout").resolve()
+    sample = base_image([Platform("linux", "amd64")])
+    write_image(OCIDirStore(fsync=False), ref, sample)  # layout files, blobs, index.json
+    OCIDirStore(fsync=False).manifest_put(ref.with_tag("again"), sample.top)
+    assert synced == []
+    OCIDirStore().blob_put(ref, b"a new blob")
+    assert root / "blobs" / "sha256" in synced  # the rename into blobs/sha256 is durable
+    synced.clear()
+    OCIDirStore().manifest_put(ref.with_tag("durable"), sample.top)
+    assert root in synced  # index.json renamed into the layout root
+
+
+def test_gc_spares_recent_temporary_files(samples: tuple[OCIDirStore, LayoutReference]) -> None:
+    import os
+    import time
+
+    store, ref = samples
+    folder = Path(ref.path) / "blobs" / "sha256"
+    fresh = folder / ".hoist-tmp-inprogress"
+    stale = folder / ".hoist-tmp-abandoned"
+    fresh.write_bytes(b"a write in progress")
+    stale.write_bytes(b"left by a crash")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    assert store.gc(ref) == []
+    assert fresh.exists() and not stale.exists()
