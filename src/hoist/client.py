@@ -1,40 +1,151 @@
-"""The entry point of the library: one client, a store per kind of reference."""
+"""The entry point of the library: one client, typed options, a store per kind of reference.
+
+::
+
+    from hoist import Client
+
+    with Client(retries=2) as client:
+        src = client.at("localhost:5000/app:v1")
+        client.copy(src, "ocidir://./oci:v1", platforms=["linux/amd64", "linux/arm64"])
+        print(client.image("ocidir://./oci:v1").config.env)
+        print(client.tags("localhost:5000/app"))
+
+Options are checked when the client is made; stores open on first use and are closed by
+:meth:`Client.close` (or the ``with`` block).
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from hoist.errors import Unsupported
+from hoist.errors import InvalidInput, Unsupported
 from hoist.image import Image
-from hoist.model.reference import ImageRef, LayoutReference, parse_reference
+from hoist.location import Location
+from hoist.model.platform import Platform
+from hoist.model.reference import ImageRef, parse_reference
 
 if TYPE_CHECKING:
-    from hoist.model.platform import Platform
+    from hoist.authoring.mod import Changes, ModResult
+    from hoist.config.credentials import CredentialProvider
+    from hoist.config.settings import RegistrySettings
+    from hoist.copy import CopyResult, Progress
     from hoist.store.base import Store
 
-__all__ = ["Client"]
+__all__ = ["Client", "PlatformLike", "Target", "as_platform", "as_platforms"]
 
 log = logging.getLogger(__name__)
 
+PlatformLike = Platform | str
+"""A platform as users have it: a :class:`Platform` or ``os/arch[/variant]`` (or ``local``)."""
+
+Target = Location | ImageRef | str
+"""What a verb accepts as a place: a Location, a parsed reference, or reference text."""
+
+
+def as_platform(value: PlatformLike) -> Platform:
+    """``value`` as a Platform; strings are parsed (raises InvalidPlatform)."""
+    if isinstance(value, Platform):
+        return value
+    if isinstance(value, str):
+        return Platform.parse(value)
+    raise InvalidInput(f"platform must be a Platform or a string, not {type(value).__name__}")
+
+
+def as_platforms(values: Iterable[PlatformLike] | PlatformLike | None) -> tuple[Platform, ...]:
+    """Platforms from a list of Platforms or strings (a lone string is one platform)."""
+    if values is None:
+        return ()
+    if isinstance(values, str | Platform):
+        return (as_platform(values),)
+    return tuple(as_platform(v) for v in values)
+
+
+def _positive(name: str, value: float, *, zero: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise InvalidInput(f"{name} must be a number, not {value!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise InvalidInput(f"{name} must be {'at least 0' if zero else 'above 0'}, not {value}")
+
 
 class Client:
-    """Opens stores on demand; settings are keyword arguments passed to the registry store.
+    """Opens stores on demand and offers the everyday verbs.
 
+    Registry options (all keyword-only, checked here):
+
+    - ``credentials``: where logins come from (default: Docker's ``config.json`` and helpers);
+    - ``settings``: per-registry settings, a mapping or a lookup (default: hoist's config file);
+    - ``retries``, ``connect_timeout``, ``read_timeout`` (seconds), ``retry_time`` (seconds all
+      retries of one request may take), ``backoff`` and ``backoff_max`` (seconds);
+    - ``user_agent``; ``chunk_size`` (force chunked uploads of that many bytes).
+
+    ``fsync`` (default True) makes OCI layout writes durable before they are published.
     Use as a context manager, or call :meth:`close`, to release connections.
     """
 
-    def __init__(self, **registry_options: Any) -> None:
-        self._registry_options = registry_options
+    def __init__(
+        self,
+        *,
+        credentials: CredentialProvider | None = None,
+        settings: Mapping[str, RegistrySettings] | Callable[[str], RegistrySettings] | None = None,
+        retries: int = 4,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        retry_time: float = 60.0,
+        backoff: float = 0.5,
+        backoff_max: float = 10.0,
+        user_agent: str | None = None,
+        chunk_size: int | None = None,
+        fsync: bool = True,
+    ) -> None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InvalidInput(f"retries must be a whole number of at least 0, not {retries!r}")
+        for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+            _positive(name, value)
+        for name, value in (("retry_time", retry_time), ("backoff", backoff)):
+            _positive(name, value, zero=True)
+        _positive("backoff_max", backoff_max, zero=True)
+        if chunk_size is not None:
+            if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+                raise InvalidInput(f"chunk_size must be a positive whole number, not {chunk_size!r}")
+        if user_agent is not None and not isinstance(user_agent, str):
+            raise InvalidInput(f"user_agent must be a string, not {user_agent!r}")
+        self._registry_options: dict[str, Any] = {
+            "retries": retries,
+            "connect_timeout": float(connect_timeout),
+            "read_timeout": float(read_timeout),
+            "retry_time": float(retry_time),
+            "backoff": float(backoff),
+            "backoff_max": float(backoff_max),
+            "user_agent": user_agent,
+            "chunk_size": chunk_size,
+        }
+        if credentials is not None:
+            self._registry_options["credentials"] = credentials
+        if settings is not None:
+            self._registry_options["settings"] = settings
+        self._fsync = bool(fsync)
         self._stores: dict[str, Store] = {}
+
+    # -- places ---------------------------------------------------------------------------
 
     def ref(self, text: str | ImageRef) -> ImageRef:
         """Parse a reference string (references pass through)."""
         return parse_reference(text) if isinstance(text, str) else text
 
+    def at(self, where: Target) -> Location:
+        """The location ``where`` names: ``"ocidir://x:tag"``, ``"host/repo:tag"`` or a
+        reference (a Location passes through)."""
+        if isinstance(where, Location):
+            return where
+        ref = self.ref(where)
+        return Location(self.store(ref), ref)
+
     def store(self, ref: ImageRef) -> Store:
         """The store that serves ``ref``, created once per kind."""
-        kind = ref.scheme if isinstance(ref, LayoutReference) else "registry"
+        kind = ref.kind
         store = self._stores.get(kind)
         if store is None:
             store = self._open(kind)
@@ -45,7 +156,7 @@ class Client:
         if kind == "ocidir":
             from hoist.store.ocidir import OCIDirStore
 
-            return OCIDirStore()
+            return OCIDirStore(fsync=self._fsync)
         if kind == "registry":
             from hoist.store.registry import RegistryStore
 
@@ -56,10 +167,68 @@ class Client:
             return ArchiveStore(kind)
         raise Unsupported(f"no store for {kind}:// references yet")
 
-    def image(self, ref: str | ImageRef, *, platform: Platform | None = None) -> Image:
-        """A lazy view of the image ``ref`` names."""
-        parsed = self.ref(ref)
-        return Image(self.store(parsed), parsed, platform=platform)
+    # -- the everyday verbs ---------------------------------------------------------------
+
+    def image(self, where: Target, *, platform: PlatformLike | None = None) -> Image:
+        """A lazy view of the image ``where`` names (an index resolves to ``platform``,
+        default the local one)."""
+        return Image(self.at(where), platform=None if platform is None else as_platform(platform))
+
+    def tags(self, repository: Target) -> list[str]:
+        """Every tag of a repository or layout, sorted."""
+        return self.at(repository).tag_list()
+
+    def copy(
+        self,
+        src: Target,
+        dst: Target,
+        *,
+        platforms: Iterable[PlatformLike] | PlatformLike | None = None,
+        platform: PlatformLike | None = None,
+        referrers: bool = False,
+        digest_tags: bool = False,
+        force: bool = False,
+        concurrency: int = 4,
+        include_nondistributable: bool = False,
+        progress: Progress | None = None,
+    ) -> CopyResult:
+        """Copy an image (an index with every platform, by default byte for byte).
+
+        ``platforms`` keeps only those platforms in a new valid index; ``platform`` copies
+        one platform's manifest alone.
+        """
+        from hoist.copy import CopyOptions, image_copy
+
+        options = CopyOptions(
+            platform=platform,
+            platforms=as_platforms(platforms),
+            referrers=referrers,
+            digest_tags=digest_tags,
+            force=force,
+            concurrency=concurrency,
+            include_nondistributable=include_nondistributable,
+        )
+        return image_copy(self.at(src), self.at(dst), options, progress=progress)
+
+    def mod(
+        self,
+        src: Target,
+        dst: Target,
+        changes: Changes,
+        *,
+        platform: PlatformLike | None = None,
+    ) -> ModResult:
+        """Change an image (config, layers, annotations, media types) and write it to ``dst``."""
+        from hoist.authoring.mod import image_mod
+
+        return image_mod(
+            self.at(src),
+            self.at(dst),
+            changes,
+            platform=None if platform is None else as_platform(platform),
+        )
+
+    # -- life -----------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every store (archives being written are completed); the first error is raised
@@ -76,10 +245,11 @@ class Client:
 
     def abort(self) -> None:
         """Drop what stores were writing (archives) and close them: after a failed operation."""
+        from hoist.store.base import Aborter
+
         for store in self._stores.values():
-            abort = getattr(store, "abort", None)
-            if abort is not None:
-                abort()
+            if isinstance(store, Aborter):
+                store.abort()
         self.close()
 
     def __enter__(self) -> Client:
@@ -90,3 +260,4 @@ class Client:
             self.abort()
         else:
             self.close()
+

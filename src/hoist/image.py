@@ -17,6 +17,7 @@ from hoist.model.platform import Platform, local_platform
 if TYPE_CHECKING:
     from hoist.model.descriptor import Descriptor
     from hoist.model.reference import ImageRef
+    from hoist.location import Location
     from hoist.store.base import BlobReader, Store
 
 __all__ = ["MAX_CONFIG_SIZE", "Image", "read_config_bytes"]
@@ -26,12 +27,22 @@ MAX_CONFIG_SIZE = 64 * 1024 * 1024
 
 
 class Image:
-    """One image: ``ref`` may name an index, resolved to ``platform`` (default: local)."""
+    """One image at ``location``: an index resolves to ``platform`` (default: the local one)."""
 
-    def __init__(self, store: Store, ref: ImageRef, *, platform: Platform | None = None) -> None:
-        self.store = store
-        self.ref = ref
+    def __init__(self, location: Location, *, platform: Platform | None = None) -> None:
+        self.location = location
         self.requested_platform = platform
+
+    @property
+    def store(self) -> Store:
+        return self.location.store
+
+    @property
+    def ref(self) -> ImageRef:
+        return self.location.ref
+
+    def __repr__(self) -> str:
+        return f"Image({str(self.location)!r}, platform={self.requested_platform})"
 
     @cached_property
     def top(self) -> Manifest:

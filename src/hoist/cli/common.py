@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from hoist.client import Client
+    from hoist.location import Location
     from hoist.model.platform import Platform
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,6 +29,11 @@ def get_client(ctx: click.Context) -> Client:
         client = Client()
         state["client"] = client
     return client
+
+
+def get_location(ctx: click.Context, text: str) -> Location:
+    """The location ``text`` names, from the command's client."""
+    return get_client(ctx).at(text)
 
 
 def parse_platform(

@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from hoist.model.manifest import Manifest
     from hoist.model.reference import ImageRef
 
-__all__ = ["BlobMounter", "BlobReader", "Cataloger", "GarbageCollector", "Store"]
+__all__ = [
+    "Aborter",
+    "BlobMounter",
+    "BlobReader",
+    "Cataloger",
+    "GarbageCollector",
+    "Store",
+]
 
 
 class BlobReader(Protocol):
@@ -117,4 +124,14 @@ class GarbageCollector(Protocol):
 
     def gc(self, ref: ImageRef, *, dry_run: bool = False) -> list[Digest]:
         """Delete (or with ``dry_run`` only list) unreferenced blobs."""
+        ...
+
+
+@runtime_checkable
+class Aborter(Protocol):
+    """Stores that can drop what they were writing (an archive half written) instead of
+    completing it."""
+
+    def abort(self) -> None:
+        """Discard unfinished writes and release the store."""
         ...
