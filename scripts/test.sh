@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run all checks: ruff, mypy (strict), pytest. Extra arguments go to pytest.
+# Run all checks: ruff (lint and format), mypy (strict, src and tests), pytest with coverage. Extra arguments go to pytest.
 #   scripts/test.sh            # everything
 #   scripts/test.sh -k token   # a subset
 # On Debian it installs the tools the tests use (skopeo, docker-registry, graphviz)
@@ -36,5 +36,7 @@ fi
 export HOIST_TEST_REQUIRE_TOOLS=1
 
 .venv/bin/ruff check src tests
-.venv/bin/mypy src
-.venv/bin/pytest -q "$@"
+.venv/bin/ruff format --check src tests
+.venv/bin/mypy src tests
+# Coverage of the library, printed at the end (files fully covered are left out of the table).
+.venv/bin/pytest -q --cov=hoist --cov-report=term:skip-covered "$@"

@@ -469,3 +469,33 @@ def test_bearer_denied_after_one_retry() -> None:
         assert len(reg.server.requests("/v2/app/blobs/uploads/")) == 2
     finally:
         reg.server.close()
+
+
+class HostCreds:
+    """Credentials for some hosts only."""
+
+    def __init__(self, logins: dict[str, Credentials]) -> None:
+        self.logins = logins
+
+    def get(self, host: str) -> Credentials | None:
+        return self.logins.get(host)
+
+
+def test_token_confusion_second_registry_naming_first_realm_gets_no_token() -> None:
+    """A registry that names another one's realm and service is never handed that registry's
+    token: tokens are kept per registry host, and a host without credentials of its own
+    only gets the anonymous token it fetched itself."""
+    stub = TokenStub()
+    auth = Authenticator(stub, HostCreds({"good.example": Credentials("alice", "pw")}))
+    auth.record("good.example", BEARER)
+    auth.record("evil.example", BEARER)  # the same realm and service
+    scopes = ["repository:app:pull,push"]
+    assert auth.authorization("good.example", scopes) == "Bearer t1"
+    assert "Authorization" in stub.calls[0][2]
+    assert auth.authorization("evil.example", scopes) == "Bearer t2"
+    assert len(stub.calls) == 2
+    assert "Authorization" not in stub.calls[1][2]  # fetched anonymously, for itself
+    # and a 401 on the second host drops only its own token
+    auth.challenged("evil.example", scopes, BEARER, "Bearer t2")
+    assert auth.authorization("good.example", scopes) == "Bearer t1"
+    assert len(stub.calls) == 2

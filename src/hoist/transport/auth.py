@@ -2,8 +2,12 @@
 
 A Transport owns one :class:`Authenticator`. Per registry host it remembers the challenge (from the
 ``/v2/`` ping or a 401), the scopes seen per repository, and a cache of tokens keyed by
-``(realm, service, frozenset(scopes))``. A request that needs more than the scopes seen so far for a
+``(host, realm, service, frozenset(scopes))``. A request that needs more than the scopes seen so far for a
 repository (push after pull) gets a token for the union, so one token serves both afterwards.
+
+Tokens are cached per registry host as well: a second registry that names the first one's realm
+and service never receives the first one's token; it fetches its own, with its own credentials
+(anonymously when it has none).
 """
 
 from __future__ import annotations
@@ -193,6 +197,10 @@ def _split_scope(scope: str) -> tuple[tuple[str, str] | None, set[str]]:
     return (kind, name), {a for a in acts.split(",") if a}
 
 
+_TokenKey = tuple[str, str, str, frozenset[str]]
+"""(registry host, realm, service, scopes): a token belongs to the host it was fetched for."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Token:
     value: str
@@ -225,8 +233,8 @@ class Authenticator:
         self._challenges: dict[str, Challenge | None] = {}
         self._creds: dict[str, Credentials | None] = {}
         self._seen: dict[str, dict[tuple[str, str], set[str]]] = {}
-        self._tokens: dict[tuple[str, str, frozenset[str]], _Token] = {}
-        self._key_locks: dict[tuple[str, str, frozenset[str]], threading.Lock] = {}
+        self._tokens: dict[_TokenKey, _Token] = {}
+        self._key_locks: dict[_TokenKey, threading.Lock] = {}
 
     def known(self, host: str) -> bool:
         """Whether ``host``'s challenge (or that it needs none) is known."""
@@ -290,7 +298,9 @@ class Authenticator:
         if sent is not None and sent.lower().startswith("bearer "):
             stale = sent[7:]
             with self._lock:
-                for key in [k for k, t in self._tokens.items() if t.value == stale]:
+                for key in [
+                    k for k, t in self._tokens.items() if k[0] == host and t.value == stale
+                ]:
                     del self._tokens[key]
         if extra:
             log.debug("%s: challenge asks for %s", host, extra)
@@ -316,7 +326,7 @@ class Authenticator:
         if not realm:
             raise AuthError(f"{host}: bearer challenge without a realm")
         service = challenge.get("service") or ""
-        key = (realm, service, frozenset(scopes))
+        key: _TokenKey = (host, realm, service, frozenset(scopes))
         with self._lock:
             lock = self._key_locks.setdefault(key, threading.Lock())
         with lock:
