@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from hoist.errors import InvalidInput
+from hoist.layers.entries import open_member
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import Descriptor
 from hoist.model.digest import Digest
@@ -257,8 +258,7 @@ class LayerBuilder:
             for info in tar:
                 data = None
                 if info.isfile():
-                    f = tar.extractfile(info)
-                    data = f.read() if f is not None else b""
+                    data = open_member(tar, info).read()
                 self.add_raw(info, data)
 
     def add_raw(self, info: tarfile.TarInfo, data: bytes | None = None) -> None:
