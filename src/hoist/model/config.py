@@ -10,6 +10,7 @@ from typing import Any
 from hoist.errors import InvalidConfig
 from hoist.model.descriptor import Annotations
 from hoist.model.digest import Digest, digest_of
+from hoist.model.jsonvalue import parse_json
 from hoist.model.platform import Platform
 
 __all__ = ["ContainerConfig", "History", "ImageConfig", "parse_config"]
@@ -191,10 +192,7 @@ class ImageConfig:
 
 def parse_config(raw: bytes) -> ImageConfig:
     """Parse an image config blob (OCI or Docker); raises InvalidConfig."""
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidConfig(f"config is not valid JSON: {exc}") from None
+    obj = parse_json(raw, what="config", error=InvalidConfig)
     if not isinstance(obj, dict):
         raise InvalidConfig("config is not a JSON object")
     rootfs = {} if obj.get("rootfs") is None else obj["rootfs"]

@@ -14,6 +14,7 @@ from hoist.errors import InvalidManifest, UnsupportedMediaType
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import Annotations, Descriptor, _annotations
 from hoist.model.digest import Digest, digest_of
+from hoist.model.jsonvalue import parse_json
 from hoist.model.platform import Platform, choose
 
 __all__ = [
@@ -180,10 +181,7 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
     """
     if len(raw) > MAX_MANIFEST_SIZE:
         raise InvalidManifest(f"manifest of {len(raw)} bytes is over the 4 MiB limit")
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidManifest(f"manifest is not valid JSON: {exc}") from None
+    obj = parse_json(raw, what="manifest", error=InvalidManifest)
     if not isinstance(obj, dict):
         raise InvalidManifest("manifest is not a JSON object")
     header = media_type.split(";", 1)[0].strip() if media_type else ""
