@@ -499,3 +499,36 @@ def test_token_confusion_second_registry_naming_first_realm_gets_no_token() -> N
     auth.challenged("evil.example", scopes, BEARER, "Bearer t2")
     assert auth.authorization("good.example", scopes) == "Bearer t1"
     assert len(stub.calls) == 2
+
+
+class RawTokenStub(TokenStub):
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        self.calls.append((method, url, dict(headers), body))
+        return 200, {}, self.body
+
+
+@pytest.mark.parametrize(
+    ("attack", "body"),
+    [
+        ("deeply-nested-token-reply", b"[" * 100_000 + b"]" * 100_000),
+        (
+            "token-reply-with-a-5000-digit-number",
+            b'{"token": "t", "expires_in": ' + b"9" * 5000 + b"}",
+        ),
+        ("endless-token-reply", b'{"token": "' + b"a" * (2 << 20) + b'"}'),
+    ],
+)
+def test_hostile_token_reply_is_one_auth_error(attack: str, body: bytes) -> None:
+    with pytest.raises(AuthError, match="token response"):
+        authenticator(RawTokenStub(body)).authorization("reg", ["repository:a:pull"])
+
+
+def test_token_lifetime_of_infinity_does_not_crash() -> None:
+    auth = authenticator(RawTokenStub(b'{"token": "t", "expires_in": 1e999}'))
+    assert auth.authorization("reg", ["repository:a:pull"]) == "Bearer t"

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from hoist.config.settings import atomic_write_json, normalize_host, read_json_file
 from hoist.errors import AuthError, InvalidInput
+from hoist.model.jsonvalue import parse_json
 
 __all__ = [
     "HUB_SERVER_URL",
@@ -177,9 +178,9 @@ class CredentialStore:
         if out is None:
             return None
         try:
-            reply = json.loads(out)
+            reply = parse_json(out, what=f"docker-credential-{helper} get's answer")
             username, secret = str(reply.get("Username") or ""), str(reply.get("Secret") or "")
-        except (json.JSONDecodeError, AttributeError) as exc:
+        except (InvalidInput, AttributeError) as exc:
             raise AuthError(f"docker-credential-{helper} get: answer is not JSON") from exc
         if username == _TOKEN_USER:
             return Credentials(identity_token=secret)

@@ -22,6 +22,7 @@ from typing import Any, Literal, cast, get_args
 
 from hoist.errors import InvalidInput
 from hoist.fsutil import write_atomic
+from hoist.model.jsonvalue import parse_json
 
 __all__ = [
     "HoistConfig",
@@ -155,10 +156,7 @@ def read_json_file(path: Path) -> dict[str, Any]:
         raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if not text.strip():
         return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path}: not valid JSON: {exc}") from exc
+    data = parse_json(text, what=str(path))
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}: want a JSON object at the top")
     return data

@@ -2,8 +2,8 @@
 
 A Transport owns one :class:`Authenticator`. Per registry host it remembers the challenge (from the
 ``/v2/`` ping or a 401), the scopes seen per repository, and a cache of tokens keyed by
-``(host, realm, service, frozenset(scopes))``. A request that needs more than the scopes seen so far for a
-repository (push after pull) gets a token for the union, so one token serves both afterwards.
+``(host, realm, service, frozenset(scopes))``. A request that needs more than the scopes seen so
+far for a repository (push after pull) gets a token for the union, so one token serves both.
 
 Tokens are cached per registry host as well: a second registry that names the first one's realm
 and service never receives the first one's token; it fetches its own, with its own credentials
@@ -13,7 +13,6 @@ and service never receives the first one's token; it fetches its own, with its o
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import threading
@@ -25,7 +24,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from hoist.config.credentials import CredentialProvider, Credentials
-from hoist.errors import AuthError
+from hoist.errors import AuthError, InvalidInput
+from hoist.model.jsonvalue import parse_json
 from hoist.transport.response import error_summary
 
 __all__ = [
@@ -48,6 +48,8 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SPACE = re.compile(r"[ \t]*")
 _MIN_LIFETIME = 60
+MAX_TOKEN_REPLY = 1 << 20
+"""Largest token response read (real ones are a few kB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,9 +370,9 @@ class Authenticator:
 
     def _parse_token(self, host: str, realm: str, body: bytes) -> _Token:
         try:
-            data: Any = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise AuthError(f"{host}: token response from {realm} is not JSON") from exc
+            data: Any = parse_json(body, what="token response", max_size=MAX_TOKEN_REPLY)
+        except InvalidInput as exc:
+            raise AuthError(f"{host}: {exc} (from {realm})") from None
         if not isinstance(data, dict):
             raise AuthError(f"{host}: token response from {realm} is not a JSON object")
         value = data.get("token") or data.get("access_token")
@@ -378,7 +380,7 @@ class Authenticator:
             raise AuthError(f"{host}: token response from {realm} has no token")
         try:
             lifetime = max(int(data.get("expires_in") or _MIN_LIFETIME), _MIN_LIFETIME)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             lifetime = _MIN_LIFETIME
         age = 0.0
         issued = data.get("issued_at")
