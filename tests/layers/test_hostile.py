@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.cli import run
 from support.layers import write_layers
 
-from hoist.errors import UnsafeLayer
+from hoist.errors import InvalidLayer, UnsafeLayer
 from hoist.layers.entries import walk_layer
 from hoist.layers.stream import LayerStream
 from hoist.layers.tarball import LayerBuilder
+from hoist.layers.unpack import Unpacker
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import Descriptor
 from hoist.model.digest import digest_of
@@ -80,3 +83,52 @@ def test_sparse_bomb_bypasses_no_max_size(
     if out.is_file():
         written = out.stat().st_size
     assert written < 1 << 20
+
+
+def _tar(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return raw.getvalue()
+
+
+def _file(name: str, data: bytes = b"x", **attrs: Any) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    for key, value in attrs.items():
+        setattr(info, key, value)
+    return info, data
+
+
+def _unpack(blob: bytes, root: Path) -> Unpacker:
+    unpacker = Unpacker(root)
+    stream = LayerStream(io.BytesIO(blob), compression="none")
+    unpacker.apply(stream)
+    stream.finish()
+    unpacker.finish()
+    return unpacker
+
+
+def test_truncated_member_is_an_invalid_layer(tmp_path: Path) -> None:
+    whole = _tar(_file("big", b"a" * 100_000))
+    with pytest.raises(InvalidLayer, match="ends inside this file"):
+        _unpack(whole[:20_000], tmp_path / "root")
+
+
+def test_out_of_range_mtime_is_noted_not_a_crash(tmp_path: Path) -> None:
+    directory = tarfile.TarInfo("d")
+    directory.type, directory.mode, directory.mtime = tarfile.DIRTYPE, 0o755, 10**20
+    blob = _tar((directory, None), _file("d/f", mtime=10**20))
+    result = _unpack(blob, tmp_path / "root").result
+    assert (tmp_path / "root" / "d" / "f").read_bytes() == b"x"
+    assert any("mtime" in s and "d/f" in s for s in result.skipped)
+    assert any("mtime" in s and s.startswith("/d ") for s in result.skipped)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ownership is applied only as root")
+@pytest.mark.parametrize("field", ["uid", "gid"])
+def test_huge_owner_is_an_invalid_layer_as_root(field: str, tmp_path: Path) -> None:
+    blob = _tar(_file("f", **{field: 2**40}))
+    with pytest.raises(InvalidLayer, match=f"{field} {2**40} is out of range"):
+        _unpack(blob, tmp_path / "root")

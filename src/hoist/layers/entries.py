@@ -239,7 +239,33 @@ def open_member(tar: tarfile.TarFile, info: tarfile.TarInfo) -> IO[bytes]:
     reader = tar.extractfile(info)
     if reader is None:
         raise InvalidLayer(f"{display(normalize(info.name))} has no content to read")
-    return reader
+    return cast(IO[bytes], _MemberReader(reader, display(normalize(info.name))))
+
+
+class _MemberReader:
+    """A member's bytes; a tar that ends inside the member is an InvalidLayer, not a ReadError."""
+
+    def __init__(self, reader: IO[bytes], name: str) -> None:
+        self._reader = reader
+        self._name = name
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            return self._reader.read(size)
+        except (tarfile.TarError, EOFError) as exc:
+            raise InvalidLayer(f"{self._name}: the layer ends inside this file ({exc})") from None
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> _MemberReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass

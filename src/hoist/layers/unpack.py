@@ -63,6 +63,10 @@ _O_DIR = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 """A directory, never through a symlink: ELOOP or ENOTDIR instead."""
 
 
+_ID_MAX = 2**32 - 2
+"""Largest uid or gid a file can have (``(uid_t) -1`` means "unchanged" to chown)."""
+
+
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -299,8 +303,24 @@ class Unpacker:
     def _mode(self, entry: Entry) -> int:
         return entry.mode & (0o7777 if self.privileged else 0o1777)
 
+    @staticmethod
+    def _check_owner(entry: Entry) -> None:
+        for what, value in (("uid", entry.uid), ("gid", entry.gid)):
+            if not 0 <= value <= _ID_MAX:
+                raise InvalidLayer(f"{entry.display_path}: {what} {value} is out of range")
+
+    def _times(self, entry: Entry, target: str | int) -> None:
+        """Set the entry's mtime; one the filesystem cannot hold is skipped and noted."""
+        try:
+            os.utime(target, (entry.mtime, entry.mtime), follow_symlinks=isinstance(target, int))
+        except (OverflowError, ValueError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in (errno.EINVAL, errno.EOVERFLOW):
+                raise
+            self.result.skipped.append(f"{entry.display_path} (mtime {entry.mtime} out of range)")
+
     def _attrs(self, entry: Entry, path: str) -> None:
         if self.privileged:
+            self._check_owner(entry)
             os.lchown(path, entry.uid, entry.gid)
         if entry.kind != "symlink":
             os.chmod(path, self._mode(entry))  # made here, not a symlink: nothing to follow
@@ -311,11 +331,12 @@ class Unpacker:
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
                 self.result.skipped.append(f"{entry.display_path} (xattr {key}: {reason})")
-        os.utime(path, (entry.mtime, entry.mtime), follow_symlinks=False)
+        self._times(entry, path)
 
     def _dir_attrs_fd(self, entry: Entry, fd: int) -> None:
         """``_attrs`` for a directory open as ``fd``: nothing is looked up by name again."""
         if self.privileged:
+            self._check_owner(entry)
             os.fchown(fd, entry.uid, entry.gid)
         os.fchmod(fd, self._mode(entry))
         for key, value in entry.xattrs.items():  # after chown, which drops capabilities
@@ -324,7 +345,7 @@ class Unpacker:
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
                 self.result.skipped.append(f"{entry.display_path} (xattr {key}: {reason})")
-        os.utime(fd, (entry.mtime, entry.mtime))
+        self._times(entry, fd)
 
     def _open_dir(self, parts: tuple[str, ...], dev: int, ino: int) -> int | None:
         """The directory at ``parts``, opened from the root without following any symlink,
