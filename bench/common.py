@@ -40,6 +40,7 @@ from typing import Any
 from isal import isal_zlib
 
 from hoist.copy import image_copy
+from hoist.location import Location
 from hoist.model import mediatype as mt
 from hoist.model.config import History, ImageConfig
 from hoist.model.descriptor import Descriptor
@@ -363,10 +364,8 @@ def push(layout: Path, registry: Registry, repository: str) -> None:
     )
     try:
         image_copy(
-            OCIDirStore(),
-            LayoutReference("ocidir", str(layout), TAG),
-            dst,
-            Reference(registry.host, repository, TAG),
+            Location(OCIDirStore(), LayoutReference("ocidir", str(layout), TAG)),
+            Location(dst, Reference(registry.host, repository, TAG)),
         )
     finally:
         dst.close()

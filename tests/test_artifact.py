@@ -28,6 +28,7 @@ from hoist.artifact import (
 )
 from hoist.client import Client
 from hoist.errors import DigestMismatch, InvalidInput, UnsafeLayer
+from hoist.location import Location
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import EMPTY_DESCRIPTOR, Descriptor
 from hoist.model.digest import Digest
@@ -337,30 +338,30 @@ def _check_mechanism(where: Where, cap: Any, subject: str, expected: set[str]) -
 
 def test_library_api(where: Where, files: dict[str, bytes], tmp_path: Path) -> None:
     with Client() as client:
+        v1 = client.at(where.at("v1"))
         manifest = artifact_put(
-            client,
-            where.at("ignored"),
+            client.at(where.at("ignored")),
             [ArtifactFile(tmp_path / "in" / "sbom.json", "application/spdx+json", title="s.json")],
             artifact_type=SBOM,
-            subject=where.at("v1"),
+            subject=v1,
             tag=False,
         )
         assert manifest.subject is not None
         assert manifest.layers[0].annotations == {ANNOTATION_TITLE: "s.json"}
-        found = artifact_list(client, where.at("v1"))
+        found = artifact_list(v1)
         assert [d.digest for d in found] == [manifest.digest]
         assert found[0].artifact_type == SBOM
-        assert artifact_list(client, where.at("v1"), artifact_type=SIG) == []
-        paths = artifact_get(client, where.by_digest(str(manifest.digest)), tmp_path / "lib")
+        assert artifact_list(v1, artifact_type=SIG) == []
+        paths = artifact_get(client.at(where.by_digest(str(manifest.digest))), tmp_path / "lib")
         assert paths == [tmp_path / "lib" / "s.json"]
         assert paths[0].read_bytes() == files["sbom.json"]
-        tree = artifact_tree(client, where.at("v1"))
+        tree = artifact_tree(v1)
         assert [n.descriptor.digest for _, n in tree.walk()] == [
             manifest.subject.digest,
             manifest.digest,
         ]
         with pytest.raises(InvalidInput, match="neither subject nor tag"):
-            artifact_put(client, where.at("x"), [], artifact_type=SBOM, tag=False)
+            artifact_put(client.at(where.at("x")), [], artifact_type=SBOM, tag=False)
 
 
 # ----------------------------------------------------------------------------- unsafe content
@@ -426,7 +427,7 @@ def test_get_verifies_content(capsysbinary: Any, tmp_path: Path, files: dict[str
     blob.write_bytes(data.replace(b"app", b"bad"))
     out_dir = tmp_path / "out"
     with Client() as client, pytest.raises(DigestMismatch):
-        artifact_get(client, ref, out_dir)
+        artifact_get(client.at(ref), out_dir)
     assert list(out_dir.iterdir()) == []  # no partial or unverified file left
 
 
@@ -476,20 +477,10 @@ class _CyclicStore:
         return [Descriptor(mt.OCI_MANIFEST, nxt, 10, artifact_type=SIG)]
 
 
-class _FakeClient:
-    def __init__(self, store: _CyclicStore) -> None:
-        self._store = store
-
-    def ref(self, text: str) -> Any:
-        return parse_reference(text)
-
-    def store(self, ref: Any) -> _CyclicStore:
-        return self._store
-
-
 def test_tree_is_cycle_safe() -> None:
     digests = [Digest("sha256", c * 64) for c in "abc"]
-    root = artifact_tree(_FakeClient(_CyclicStore(digests)), "r.io/a:v1")  # type: ignore[arg-type]
+    subject = Location(_CyclicStore(digests), parse_reference("r.io/a:v1"))  # type: ignore[arg-type]
+    root = artifact_tree(subject)
     assert [(depth, n.descriptor.digest) for depth, n in root.walk()] == [
         (0, digests[0]),
         (1, digests[1]),

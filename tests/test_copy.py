@@ -17,6 +17,7 @@ from support.skopeo import skopeo_raw
 
 from hoist.copy import CopyOptions, image_copy
 from hoist.errors import BlobNotFound
+from hoist.location import Location
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import EMPTY_DESCRIPTOR, Descriptor
 from hoist.model.manifest import ImageManifest, Index, parse_manifest
@@ -59,19 +60,19 @@ def test_every_direction_keeps_the_digest(
     reg1, reg2 = registry_store(registry_anon), registry_store(registry_anon2)
     start = _layout(tmp_path, "start")
     write_image(layout_store, start, sample)
-    hops: list[tuple[Any, Reference | LayoutReference]] = [
-        (layout_store, start),
-        (reg1, Reference(registry_anon.host, repo_name, "v1")),  # ocidir -> registry
-        (reg2, Reference(registry_anon2.host, repo_name, "v1")),  # registry -> registry
-        (layout_store, _layout(tmp_path, "back")),  # registry -> ocidir
-        (layout_store, _layout(tmp_path, "again")),  # ocidir -> ocidir
+    hops = [
+        Location(layout_store, start),
+        Location(reg1, Reference(registry_anon.host, repo_name, "v1")),  # ocidir -> registry
+        Location(reg2, Reference(registry_anon2.host, repo_name, "v1")),  # registry -> registry
+        Location(layout_store, _layout(tmp_path, "back")),  # registry -> ocidir
+        Location(layout_store, _layout(tmp_path, "again")),  # ocidir -> ocidir
     ]
-    for (src_store, src), (dst_store, dst) in itertools.pairwise(hops):
-        result = image_copy(src_store, src, dst_store, dst)
+    for src, dst in itertools.pairwise(hops):
+        result = image_copy(src, dst)
         assert result.descriptor.digest == sample.top.digest
-        assert _raw_at(dst) == sample.top.raw
+        assert _raw_at(dst.ref) == sample.top.raw
         for child in sample.children:
-            assert dst_store.manifest_get(dst.by_digest(child.digest)).raw == child.raw
+            assert dst.by_digest(child.digest).manifest_get().raw == child.raw
 
 
 def test_second_copy_is_one_head_and_force_rechecks(
@@ -86,7 +87,7 @@ def test_second_copy_is_one_head_and_force_rechecks(
     write_image(layout_store, src, sample)
     reg = registry_store(registry_anon)
     dst = Reference(registry_anon.host, repo_name, "v1")
-    first = image_copy(layout_store, src, reg, dst)
+    first = image_copy(Location(layout_store, src), Location(reg, dst))
     assert len(first.copied) == len(sample.blobs)
     calls: list[str] = []
     request = reg.transport.request
@@ -96,9 +97,9 @@ def test_second_copy_is_one_head_and_force_rechecks(
         return request(method, host, path, **kw)
 
     reg.transport.request = spy
-    again = image_copy(layout_store, src, reg, dst)
+    again = image_copy(Location(layout_store, src), Location(reg, dst))
     assert again.up_to_date and calls == [f"HEAD /v2/{repo_name}/manifests/v1"]
-    forced = image_copy(layout_store, src, reg, dst, CopyOptions(force=True))
+    forced = image_copy(Location(layout_store, src), Location(reg, dst), CopyOptions(force=True))
     assert not forced.up_to_date
     assert len(forced.copied) == len(sample.blobs)
 
@@ -116,7 +117,7 @@ def test_single_platform(
     reg = registry_store(registry_anon)
     dst = Reference(registry_anon.host, repo_name, "arm64")
     result = image_copy(
-        layout_store, src, reg, dst, CopyOptions(platform=Platform("linux", "arm64"))
+        Location(layout_store, src), Location(reg, dst), CopyOptions(platform="linux/arm64")
     )
     arm64 = sample.children[1]
     assert result.descriptor.digest == arm64.digest
@@ -136,8 +137,10 @@ def test_platforms_subset_makes_a_valid_index(
     write_image(layout_store, src, sample)
     reg = registry_store(registry_anon)
     dst = Reference(registry_anon.host, repo_name, "two")
-    wanted = (Platform("linux", "amd64"), Platform("linux", "arm", "v7"))
-    result = image_copy(layout_store, src, reg, dst, CopyOptions(platforms=wanted))
+    wanted = ("linux/amd64", Platform("linux", "arm", "v7"))  # strings or Platforms
+    result = image_copy(
+        Location(layout_store, src), Location(reg, dst), CopyOptions(platforms=wanted)
+    )
     raw = _raw_at(dst)
     index = parse_manifest(raw)
     assert isinstance(index, Index) and index.digest == result.descriptor.digest
@@ -158,7 +161,8 @@ def test_same_registry_mounts(
     reg = registry_store(registry_anon)
     src = Reference(registry_anon.host, repo_name + "-a", "v1")
     write_image(reg, src, sample)
-    result = image_copy(reg, src, reg, Reference(registry_anon.host, repo_name + "-b", "v1"))
+    dst = Location(reg, Reference(registry_anon.host, repo_name + "-b", "v1"))
+    result = image_copy(Location(reg, src), dst)
     assert set(result.mounted) == set(sample.blobs) and result.copied == []
 
 
@@ -190,7 +194,9 @@ def test_referrers_follow_recursively(
         reg1, src, sample.children[0].descriptor(), "application/vnd.example.sig", b"child sig"
     )
     dst = Reference(registry_anon2.host, repo_name, "v1")
-    image_copy(reg1, src, reg2, dst, CopyOptions(referrers=True, digest_tags=True))
+    image_copy(
+        Location(reg1, src), Location(reg2, dst), CopyOptions(referrers=True, digest_tags=True)
+    )
     assert [d.digest for d in reg2.referrers_list(dst.by_digest(sample.top.digest))] == [
         sbom.digest
     ]
@@ -199,7 +205,7 @@ def test_referrers_follow_recursively(
     assert [d.digest for d in found] == [child_sig.digest]
     # and on into a layout, which keeps referrers in its index.json
     layout = _layout(tmp_path, "with-referrers")
-    image_copy(reg2, dst, OCIDirStore(), layout, CopyOptions(referrers=True))
+    image_copy(Location(reg2, dst), Location(OCIDirStore(), layout), CopyOptions(referrers=True))
     assert [d.digest for d in OCIDirStore().referrers_list(layout.by_digest(sbom.digest))] == [
         sig.digest
     ]
@@ -308,13 +314,15 @@ def test_nondistributable_layers_only_on_request(tmp_path: Path) -> None:
     )
     write_image(store, src, SampleImage(blobs, [], manifest))
     plain = _layout(tmp_path, "plain")
-    result = image_copy(store, src, store, plain)
+    result = image_copy(Location(store, src), Location(store, plain))
     assert foreign.digest not in result.copied and own.digest in result.copied
     with pytest.raises(BlobNotFound):
         store.blob_head(plain, foreign.digest)
     assert store.manifest_get(plain).raw == manifest.raw  # the manifest still names it
     full = _layout(tmp_path, "full")
-    result = image_copy(store, src, store, full, CopyOptions(include_nondistributable=True))
+    result = image_copy(
+        Location(store, src), Location(store, full), CopyOptions(include_nondistributable=True)
+    )
     assert foreign.digest in result.copied
     assert store.blob_head(full, foreign.digest).size == len(foreign_blob)
 
@@ -326,9 +334,9 @@ def test_copy_to_an_untagged_layout_keeps_the_source_tag(
     src = _layout(tmp_path, "src", "v7")
     write_image(store, src, sample)
     dst = LayoutReference("ocidir", str(tmp_path / "dst"))
-    image_copy(store, src, store, dst)
+    image_copy(Location(store, src), Location(store, dst))
     assert store.tag_list(dst) == ["v7"]
     assert store.manifest_get(dst).raw == sample.top.raw
     by_digest = LayoutReference("ocidir", str(tmp_path / "dst2")).by_digest(sample.top.digest)
-    image_copy(store, src.by_digest(sample.top.digest), store, by_digest)
+    image_copy(Location(store, src.by_digest(sample.top.digest)), Location(store, by_digest))
     assert store.manifest_get(by_digest).raw == sample.top.raw

@@ -13,9 +13,10 @@ import pytest
 from support.registry_fixtures import RegistryServer
 
 import hoist.store.ocidir
-import hoist.store.registry.uploads
+import hoist.store.verified
 from hoist.copy import image_copy
 from hoist.errors import BlobNotFound, DigestMismatch, ManifestNotFound
+from hoist.location import Location
 from hoist.model.config import History
 from hoist.model.digest import VerifyingReader, digest_of
 from hoist.model.platform import Platform
@@ -76,13 +77,18 @@ def _counting_hashlib(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[int]
 def _destinations(
     tmp_path: Path, server: RegistryServer, registry_store: Any, repo_name: str
 ) -> list[tuple[Any, Any, Any]]:
-    """(store, ref, module) for an ocidir and a registry destination."""
+    """(store, ref, module that hashes what it stores) for an ocidir and a registry
+    destination (both verify through hoist.store.verified)."""
     return [
-        (OCIDirStore(), LayoutReference("ocidir", str(tmp_path / "dst"), "v1"), hoist.store.ocidir),
+        (
+            OCIDirStore(),
+            LayoutReference("ocidir", str(tmp_path / "dst"), "v1"),
+            hoist.store.verified,
+        ),
         (
             registry_store(server),
             Reference(server.host, repo_name, "v1"),
-            hoist.store.registry.uploads,
+            hoist.store.verified,
         ),
     ]
 
@@ -102,7 +108,9 @@ def test_copy_hashes_each_blob_once_and_keeps_the_bytes(
     for dst_store, dst, module in _destinations(tmp_path, registry_anon, registry_store, repo_name):
         fed = _counting_hashlib(monkeypatch, module)
         progress = _Progress() if with_progress else None
-        result = image_copy(OCIDirStore(), src, dst_store, dst, progress=progress)
+        result = image_copy(
+            Location(OCIDirStore(), src), Location(dst_store, dst), progress=progress
+        )
         assert result.descriptor.digest == image.top.digest
         # The source reader's hash was the only one over the blobs (the manifest is hashed).
         assert sum(fed) <= len(image.top.raw)
@@ -136,7 +144,7 @@ def test_corrupt_source_fails_the_copy_and_leaves_no_blob(
     path.write_bytes(bytes(data))
     for dst_store, dst, _ in _destinations(tmp_path, registry_anon, registry_store, repo_name):
         with pytest.raises(DigestMismatch):
-            image_copy(OCIDirStore(), src, dst_store, dst, progress=_Progress())
+            image_copy(Location(OCIDirStore(), src), Location(dst_store, dst), progress=_Progress())
         with pytest.raises(BlobNotFound):
             dst_store.blob_head(dst, layer.digest)
         with pytest.raises(ManifestNotFound):

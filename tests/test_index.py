@@ -316,46 +316,45 @@ def test_children_from_another_repository_are_copied(
     """A child in another repository (same registry: mounted) or layout lands in the target."""
     other = where.base + "-other" if where.is_registry else f"ocidir://{tmp_path}/other"
     with Client() as client:
-        first = index_create(client, f"{other}:v1", [sources.at("amd64")])
-        assert (
-            client.store(parse_reference(other))
-            .manifest_head(parse_reference(f"{other}:v1"))
-            .digest
-            == first.digest
+        first = index_create(client.at(f"{other}:v1"), [client.at(sources.at("amd64"))])
+        assert client.at(f"{other}:v1").manifest_head().digest == first.digest
+        made = index_create(
+            client.at(where.at("multi")),
+            [client.at(f"{other}:v1"), client.at(sources.at("arm64"))],
         )
-        made = index_create(client, where.at("multi"), [f"{other}:v1", sources.at("arm64")])
         assert made.media_type == mt.OCI_INDEX
         assert [str(d.digest) for d in made.manifests] == [
             str(first.manifests[0].digest),
             sources.digests["arm64"],
         ]
-        dst = parse_reference(where.at("multi"))
-        assert client.store(dst).manifest_head(dst).digest == made.digest
+        dst = client.at(where.at("multi"))
+        assert dst.manifest_head().digest == made.digest
         # children in the target's own repository are used where they are
-        again = index_create(client, where.at("self"), [where.at("multi")])
+        again = index_create(client.at(where.at("self")), [dst])
         assert again.manifests == made.manifests
-        added = index_add(client, where.at("multi"), [sources.at("odd")], annotations={"k": "v"})
+        added = index_add(dst, [client.at(sources.at("odd"))], annotations={"k": "v"})
         assert added.annotations == {"k": "v"} and len(added.manifests) == 3
-        removed = index_remove(client, where.at("multi"), platform=Platform.parse("linux/amd64"))
+        removed = index_remove(dst, platform=Platform.parse("linux/amd64"))
         # linux/amd64 matches amd64 and not amd64/v3 (explicit variants differ)
         assert [str(d.platform) for d in removed.manifests] == ["linux/arm64/v8", "linux/amd64/v3"]
     _checked_raw(where, "multi", str(removed.digest), tmp_path)
 
 
 def test_library_refusals(sources: Sources, tmp_path: Path) -> None:
-    target = f"ocidir://{tmp_path}/layout:x"
     with Client() as client:
+        target = client.at(f"ocidir://{tmp_path}/layout:x")
+        amd64, arm64 = client.at(sources.at("amd64")), client.at(sources.at("arm64"))
         with pytest.raises(UnsupportedMediaType, match="Docker schema2"):
-            index_create(client, target, [sources.at("amd64")], docker=True)
+            index_create(target, [amd64], docker=True)
         with pytest.raises(InvalidInput, match="at least one"):
-            index_create(client, target, [])
-        made = index_create(client, target, [sources.at("amd64")])
+            index_create(target, [])
+        made = index_create(target, [amd64])
         with pytest.raises(InvalidInput, match="exactly one"):
-            index_remove(client, target)
+            index_remove(target)
         with pytest.raises(UnsupportedMediaType, match="not an index"):
-            index_add(client, sources.at("amd64"), [sources.at("arm64")])
+            index_add(amd64, [arm64])
         # a layout reference without a tag edits the layout's only tag
-        added = index_add(client, f"ocidir://{tmp_path}/layout", [sources.at("arm64")])
+        added = index_add(client.at(f"ocidir://{tmp_path}/layout"), [arm64])
         assert added.manifests[0] == made.manifests[0] and len(added.manifests) == 2
         assert OCIDirStore().tag_list(LayoutReference("ocidir", f"{tmp_path}/layout")) == ["x"]
 

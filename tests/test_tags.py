@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hoist.errors import InvalidInput
-from hoist.tags import filter_tags
+from hoist.tags import tag_filter
 
 TAGS = ["latest", "v1", "v1.2", "v2-rc1", "stable", "sha256-abc.sig"]
 
@@ -21,14 +21,14 @@ TAGS = ["latest", "v1", "v1.2", "v2-rc1", "stable", "sha256-abc.sig"]
         (("1",), (), ["v1", "v1.2", "v2-rc1"]),  # search, not match: anchor to be exact
     ],
 )
-def test_filter_tags(
+def test_tag_filter(
     include: tuple[str, ...], exclude: tuple[str, ...], expected: list[str]
 ) -> None:
-    assert filter_tags(TAGS, include, exclude) == expected
+    assert tag_filter(TAGS, include, exclude) == expected
 
 
 def test_bad_pattern_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="bad regular expression '\\(v'"):
-        filter_tags(TAGS, ["(v"])
+        tag_filter(TAGS, ["(v"])
     with pytest.raises(InvalidInput, match="bad regular expression"):
-        filter_tags([], exclude=["["])
+        tag_filter([], exclude=["["])

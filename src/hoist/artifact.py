@@ -2,11 +2,12 @@
 
 ::
 
-    desc = artifact_put(client, "reg/app", [ArtifactFile(Path("sbom.json"), SBOM)],
-                        artifact_type="application/spdx+json", subject="reg/app:v1")
-    artifact_get(client, f"reg/app@{desc.digest}", Path("out"))
-    artifact_list(client, "reg/app:v1")           # referrers, sorted
-    artifact_tree(client, "reg/app:v1")           # referrers of referrers too
+    app = client.at("reg/app:v1")
+    m = artifact_put(app, [ArtifactFile(Path("sbom.json"), SBOM)],    # by digest, beside app
+                     artifact_type="application/spdx+json", subject=app, tag=False)
+    artifact_get(app.by_digest(m.digest), Path("out"))
+    artifact_list(app)           # referrers, sorted
+    artifact_tree(app)           # referrers of referrers too
 
 An artifact's config is the empty descriptor (``{}``) unless a config file is given, its
 ``artifactType`` says what it is, and each file is a layer whose
@@ -29,14 +30,12 @@ from hoist.errors import InvalidInput, UnsafeLayer, Unsupported, UnsupportedMedi
 from hoist.fsutil import atomic_file
 from hoist.index import same_location
 from hoist.model.descriptor import EMPTY_DESCRIPTOR, Annotations, Descriptor
-from hoist.model.digest import CHUNK, digest_stream
+from hoist.model.digest import CHUNK, Digest, digest_stream
 from hoist.model.manifest import ImageManifest
-from hoist.model.reference import ImageRef, LayoutReference, parse_reference
+from hoist.model.reference import LayoutReference, parse_reference
 
 if TYPE_CHECKING:
-    from hoist.client import Client
-    from hoist.model.digest import Digest
-    from hoist.store.base import Store
+    from hoist.location import Location
 
 __all__ = [
     "ANNOTATION_TITLE",
@@ -147,58 +146,51 @@ def _file_descriptor(f: ArtifactFile) -> Descriptor:
     )
 
 
-def _upload(store: Store, ref: ImageRef, path: Path, desc: Descriptor) -> None:
+def _upload(dst: Location, path: Path, desc: Descriptor) -> None:
     with open(path, "rb") as fh:
-        store.blob_put(ref, fh, digest=desc.digest, size=desc.size, media_type=desc.media_type)
+        dst.blob_put(fh, digest=desc.digest, size=desc.size, media_type=desc.media_type)
 
 
-def _subject(client: Client, ref: ImageRef, subject: str | ImageRef) -> Descriptor:
-    """The subject's descriptor (media type, digest, size); it must be in ``ref``'s repository.
+def _subject(dst: Location, subject: Location | Digest) -> Descriptor:
+    """The subject's descriptor (media type, digest, size); it must be in ``dst``'s repository.
 
-    A bare digest (``sha256:...``) names a manifest in ``ref``'s repository.
+    A digest names a manifest in ``dst``'s repository.
     """
-    if isinstance(subject, str) and re.fullmatch(r"sha(256|512):[0-9a-f]+", subject):
-        from hoist.model.digest import Digest
-
-        sref: ImageRef = ref.by_digest(Digest.parse(subject))
-    else:
-        sref = client.ref(subject)
-    if not same_location(sref, ref):
+    where = dst.by_digest(subject) if isinstance(subject, Digest) else subject
+    if where.store is not dst.store or not same_location(where.ref, dst.ref):
         raise InvalidInput(
-            f"the subject {sref} is not in {ref.name}: referrers are found only in the "
+            f"the subject {where} is not in {dst.ref.name}: referrers are found only in the "
             "subject's repository, so push the artifact there"
         )
-    head = client.store(sref).manifest_head(sref)
+    head = where.manifest_head()
     return Descriptor(head.media_type, head.digest, head.size)
 
 
 def artifact_put(
-    client: Client,
-    ref: str | ImageRef,
+    dst: Location,
     files: Sequence[ArtifactFile],
     *,
     artifact_type: str,
-    subject: str | ImageRef | None = None,
+    subject: Location | Digest | None = None,
     annotations: Mapping[str, str] | None = None,
     config: ArtifactFile | None = None,
     tag: bool = True,
 ) -> ImageManifest:
-    """Push ``files`` as an artifact at ``ref``; returns the manifest (its digest is the id).
+    """Push ``files`` as an artifact at ``dst``; returns the manifest (its digest is the id).
 
-    ``tag=False`` (or a reference with no tag) pushes by digest only, which needs a
-    ``subject`` to find the artifact by. Files get their name as title; two with one title
-    are refused. With no files the single layer is the empty descriptor (spec guidance).
+    ``tag=False`` (or a location with no tag) pushes by digest only, which needs a
+    ``subject`` to find the artifact by: a location in ``dst``'s repository, or the digest of
+    a manifest there. Files get their name as title; two with one title are refused. With
+    no files the single layer is the empty descriptor (spec guidance).
     """
-    target = client.ref(ref)
     check_media_type(artifact_type, "artifact type")
-    tagged = tag and target.tag is not None
+    tagged = tag and dst.tag is not None
     if subject is None and not tagged:
         raise InvalidInput(
             "an artifact with neither subject nor tag could not be found again: "
             "give a tag or a subject"
         )
-    store = client.store(target)
-    subject_desc = _subject(client, target, subject) if subject is not None else None
+    subject_desc = _subject(dst, subject) if subject is not None else None
     layers = [_file_descriptor(f) for f in files]
     titles = [d.annotations[ANNOTATION_TITLE] for d in layers]
     dupes = sorted({t for t in titles if titles.count(t) > 1})
@@ -211,9 +203,9 @@ def artifact_put(
     if config is not None:
         uploads.append((config, config_desc))
     for f, desc in uploads:
-        _upload(store, target, Path(f.path), desc)
+        _upload(dst, Path(f.path), desc)
     if config is None or not layers:
-        store.blob_put(target, b"{}", digest=EMPTY_DESCRIPTOR.digest, size=2)
+        dst.blob_put(b"{}", digest=EMPTY_DESCRIPTOR.digest, size=2)
     manifest = ImageManifest.build(
         config_desc,
         layers or [EMPTY_DESCRIPTOR],
@@ -221,14 +213,14 @@ def artifact_put(
         subject=subject_desc,
         annotations=annotations,
     )
-    dst = target.with_tag(target.tag) if tagged else target.by_digest(manifest.digest)
-    store.manifest_put(dst, manifest)
+    target = dst.with_tag(dst.tag) if tagged else dst.by_digest(manifest.digest)
+    target.manifest_put(manifest)
     return manifest
 
 
-def _write_verified(store: Store, ref: ImageRef, desc: Descriptor, target: Path) -> None:
+def _write_verified(src: Location, desc: Descriptor, target: Path) -> None:
     """Stream a blob to a temporary file, verify it, then rename it to ``target``."""
-    with store.blob_get(ref, desc.digest, desc.size) as reader, atomic_file(target) as out:
+    with src.blob_get(desc.digest, desc.size) as reader, atomic_file(target) as out:
         for chunk in reader:
             out.write(chunk)
 
@@ -245,15 +237,13 @@ def _destination(root: Path, title: str) -> Path:
     return target
 
 
-def artifact_get(client: Client, ref: str | ImageRef, directory: str | Path) -> list[Path]:
-    """Download every titled layer of the artifact ``ref`` into ``directory``, verified.
+def artifact_get(src: Location, directory: str | Path) -> list[Path]:
+    """Download every titled layer of the artifact ``src`` into ``directory``, verified.
 
     Returns the paths written, in layer order. Layers without a title (the empty layer)
     are skipped. Titles are checked before anything is downloaded.
     """
-    src = client.ref(ref)
-    store = client.store(src)
-    manifest = store.manifest_get(src)
+    manifest = src.manifest_get()
     if not isinstance(manifest, ImageManifest):
         raise UnsupportedMediaType(
             f"{src} is a {manifest.media_type}; an artifact is an image manifest",
@@ -275,50 +265,43 @@ def artifact_get(client: Client, ref: str | ImageRef, directory: str | Path) -> 
     pinned = src.with_digest(manifest.digest)
     targets = [_destination(root, title) for _, title in titled]
     for (desc, _), target in zip(titled, targets, strict=True):
-        _write_verified(store, pinned, desc, target)
+        _write_verified(pinned, desc, target)
     skipped = len(manifest.layers) - len(titled)
     if skipped:
         log.info("%d layer(s) without a title skipped", skipped)
     return targets
 
 
-def _pin(client: Client, subject: str | ImageRef) -> tuple[ImageRef, Descriptor]:
-    ref = client.ref(subject)
-    head = client.store(ref).manifest_head(ref)
-    return ref.with_digest(head.digest), Descriptor(head.media_type, head.digest, head.size)
+def _pin(subject: Location) -> tuple[Location, Descriptor]:
+    head = subject.manifest_head()
+    return subject.with_digest(head.digest), Descriptor(head.media_type, head.digest, head.size)
 
 
 def _sorted(found: Sequence[Descriptor]) -> list[Descriptor]:
     return sorted(set(found), key=lambda d: (d.artifact_type or "", str(d.digest)))
 
 
-def artifact_list(
-    client: Client, subject: str | ImageRef, *, artifact_type: str | None = None
-) -> list[Descriptor]:
+def artifact_list(subject: Location, *, artifact_type: str | None = None) -> list[Descriptor]:
     """The referrers of ``subject``, sorted by artifact type then digest."""
-    ref, _ = _pin(client, subject)
-    assert ref.digest is not None
-    found = client.store(ref).referrers_list(ref, artifact_type=artifact_type)
-    return _sorted(found)
+    pinned, _ = _pin(subject)
+    assert pinned.digest is not None
+    return _sorted(pinned.referrers_list(artifact_type=artifact_type))
 
 
-def artifact_tree(
-    client: Client, subject: str | ImageRef, *, artifact_type: str | None = None
-) -> ReferrerNode:
+def artifact_tree(subject: Location, *, artifact_type: str | None = None) -> ReferrerNode:
     """``subject`` and its referrers, recursively; each manifest appears once (cycle-safe).
 
     ``artifact_type`` filters the referrers at every level.
     """
-    ref, desc = _pin(client, subject)
-    store = client.store(ref)
+    pinned, desc = _pin(subject)
     root = ReferrerNode(desc)
     seen: set[Digest] = {desc.digest}
     todo = [root]
     while todo:
         node = todo.pop()
         try:
-            found = store.referrers_list(
-                ref.by_digest(node.descriptor.digest), artifact_type=artifact_type
+            found = pinned.by_digest(node.descriptor.digest).referrers_list(
+                artifact_type=artifact_type
             )
         except Unsupported as exc:
             log.info("no referrers of %s: %s", node.descriptor.digest, exc)

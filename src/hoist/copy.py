@@ -1,5 +1,10 @@
 """Copy images between any two stores: blobs first and in parallel, manifests last.
 
+::
+
+    result = image_copy(client.at("ocidir://./oci:v1"), client.at("localhost:5000/app:v1"))
+    image_copy(src, dst, CopyOptions(platforms=("linux/amd64", "linux/arm64")))
+
 Blobs stream from source to destination with no temporary file, verified while they pass;
 a blob the destination has is skipped after one HEAD, and one on the same registry is mounted.
 The destination never holds a manifest whose content is missing.
@@ -32,8 +37,9 @@ from hoist.model.platform import Platform
 from hoist.store.base import BlobMounter
 
 if TYPE_CHECKING:
-    from hoist.model.reference import ImageRef
-    from hoist.store.base import BlobReader, Store
+    from hoist.client import PlatformLike
+    from hoist.location import Location
+    from hoist.store.base import BlobReader
 
 __all__ = ["CopyOptions", "CopyResult", "Progress", "blob_copy", "image_copy"]
 
@@ -51,7 +57,12 @@ class Progress(Protocol):
 
 @dataclass(frozen=True)
 class CopyOptions:
-    """How to copy; the defaults copy everything, byte for byte."""
+    """How to copy; the defaults copy everything, byte for byte.
+
+    ``platform`` copies one platform's manifest alone; ``platforms`` keeps only those platforms
+    in a new valid index. Both take :class:`Platform` values or ``os/arch[/variant]`` strings
+    (``CopyOptions(platforms=("linux/amd64", "linux/arm64"))``), stored as Platforms.
+    """
 
     platform: Platform | None = None
     platforms: tuple[Platform, ...] = ()
@@ -60,6 +71,26 @@ class CopyOptions:
     force: bool = False
     concurrency: int = 4
     include_nondistributable: bool = False
+
+    if TYPE_CHECKING:  # what callers may pass; __post_init__ makes the fields' types true
+
+        def __init__(
+            self,
+            platform: PlatformLike | None = None,
+            platforms: Iterable[PlatformLike] | PlatformLike | None = (),
+            referrers: bool = False,
+            digest_tags: bool = False,
+            force: bool = False,
+            concurrency: int = 4,
+            include_nondistributable: bool = False,
+        ) -> None: ...
+
+    def __post_init__(self) -> None:
+        from hoist.client import as_platform, as_platforms
+
+        if self.platform is not None:
+            object.__setattr__(self, "platform", as_platform(self.platform))
+        object.__setattr__(self, "platforms", as_platforms(self.platforms))
 
 
 @dataclass
@@ -94,44 +125,45 @@ class _Counting:
         return data
 
 
-def _same_registry(src_store: Store, src: ImageRef, dst_store: Store, dst: ImageRef) -> bool:
+def _same_registry(src: Location, dst: Location) -> bool:
+    """Whether ``src`` is another repository of ``dst``'s registry, served by one store (so
+    a blob may be mounted rather than moved)."""
     return (
-        src_store is dst_store
-        and isinstance(dst_store, BlobMounter)
-        and getattr(src, "registry", None) is not None
-        and getattr(src, "registry", None) == getattr(dst, "registry", None)
-        and getattr(src, "repository", None) != getattr(dst, "repository", None)
+        src.store is dst.store
+        and src.host is not None
+        and src.host == dst.host
+        and not src.same_repository(dst)
     )
 
 
 def blob_copy(
-    src_store: Store,
-    src: ImageRef,
-    dst_store: Store,
-    dst: ImageRef,
+    src: Location,
+    dst: Location,
     desc: Descriptor,
     *,
     force: bool = False,
     progress: Progress | None = None,
 ) -> str:
-    """Copy one blob; returns ``copied``, ``exists`` or ``mounted``."""
+    """Copy one blob from ``src``'s repository to ``dst``'s; returns ``copied``, ``exists``
+    or ``mounted``."""
     if not force:
         try:
-            dst_store.blob_head(dst, desc.digest)
+            dst.blob_head(desc.digest)
             return "exists"
         except BlobNotFound:
             pass
-    if _same_registry(src_store, src, dst_store, dst):
-        mounter: BlobMounter = dst_store  # type: ignore[assignment]
-        if mounter.blob_mount(dst, src, desc.digest):
-            return "mounted"
-    with src_store.blob_get(src, desc.digest, desc.size) as reader:
+    mounter = dst.store
+    if (
+        isinstance(mounter, BlobMounter)
+        and _same_registry(src, dst)
+        and mounter.blob_mount(dst.ref, src.ref, desc.digest)
+    ):
+        return "mounted"
+    with src.blob_get(desc.digest, desc.size) as reader:
         source = (
             reader if progress is None else _Counting(reader, lambda n: progress.advance(desc, n))
         )
-        dst_store.blob_put(
-            dst, source, digest=desc.digest, size=desc.size, media_type=desc.media_type
-        )
+        dst.blob_put(source, digest=desc.digest, size=desc.size, media_type=desc.media_type)
     return "copied"
 
 
@@ -161,7 +193,7 @@ def _select(top: Manifest, options: CopyOptions) -> Manifest:
     return Index.build(keep, media_type=top.media_type, annotations=top.annotations or None)
 
 
-def _plan(src_store: Store, src: ImageRef, top: Manifest, options: CopyOptions) -> _Plan:
+def _plan(src: Location, top: Manifest, options: CopyOptions) -> _Plan:
     plan = _Plan(top)
     todo: list[Manifest] = [top]
     seen: set[Digest] = set()
@@ -174,7 +206,7 @@ def _plan(src_store: Store, src: ImageRef, top: Manifest, options: CopyOptions) 
             for d in m.manifests:
                 if not mt.is_manifest(d.media_type):
                     raise Unsupported(f"index entry {d.digest} has media type {d.media_type}")
-                child = src_store.manifest_get(src.by_digest(d.digest))
+                child = src.by_digest(d.digest).manifest_get()
                 plan.children.append(child)
                 todo.append(child)
         elif isinstance(m, ImageManifest):
@@ -191,20 +223,22 @@ def _plan(src_store: Store, src: ImageRef, top: Manifest, options: CopyOptions) 
 
 
 def image_copy(
-    src_store: Store,
-    src: ImageRef,
-    dst_store: Store,
-    dst: ImageRef,
+    src: Location,
+    dst: Location,
     options: CopyOptions | None = None,
     *,
     progress: Progress | None = None,
 ) -> CopyResult:
-    """Copy the image ``src`` names to ``dst`` and return what was done."""
+    """Copy the image ``src`` names to ``dst`` and return what was done.
+
+    ``dst`` without a tag (an untagged layout or archive) gets ``src``'s tag, else latest; a
+    ``dst`` with a digest must be the digest of what is copied.
+    """
     options = options or CopyOptions()
-    top = src_store.manifest_get(src)
+    top = src.manifest_get()
     if options.platform is not None and isinstance(top, Index):
         desc = top.choose(options.platform)
-        top = src_store.manifest_get(src.by_digest(desc.digest))
+        top = src.by_digest(desc.digest).manifest_get()
     top = _select(top, options)
     if dst.digest is not None:
         target = dst.by_digest(top.digest)
@@ -218,32 +252,30 @@ def image_copy(
         )
     if not options.force:
         try:
-            if dst_store.manifest_head(target).digest == top.digest:
+            if target.manifest_head().digest == top.digest:
                 result = CopyResult(top.descriptor(), up_to_date=True)
                 if options.referrers or options.digest_tags:
-                    _copy_extras(src_store, src, dst_store, dst, [top], options, progress)
+                    _copy_extras(src, dst, [top], options, progress)
                 return result
         except NotFound:
             pass
-    plan = _plan(src_store, src, top, options)
+    plan = _plan(src, top, options)
     result = CopyResult(top.descriptor())
     blobs = list(plan.blobs.values())
-    _copy_blobs(src_store, src, dst_store, dst, blobs, options, progress, result)
+    _copy_blobs(src, dst, blobs, options, progress, result)
     for child in plan.children:
-        dst_store.manifest_put(dst.by_digest(child.digest), child)
+        dst.by_digest(child.digest).manifest_put(child)
         result.manifests.append(child.digest)
-    dst_store.manifest_put(target, top)
+    target.manifest_put(top)
     result.manifests.append(top.digest)
     if options.referrers or options.digest_tags:
-        _copy_extras(src_store, src, dst_store, dst, [top, *plan.children], options, progress)
+        _copy_extras(src, dst, [top, *plan.children], options, progress)
     return result
 
 
 def _copy_blobs(
-    src_store: Store,
-    src: ImageRef,
-    dst_store: Store,
-    dst: ImageRef,
+    src: Location,
+    dst: Location,
     blobs: list[Descriptor],
     options: CopyOptions,
     progress: Progress | None,
@@ -259,9 +291,7 @@ def _copy_blobs(
             return
         if progress is not None:
             progress.start(desc)
-        how = blob_copy(
-            src_store, src, dst_store, dst, desc, force=options.force, progress=progress
-        )
+        how = blob_copy(src, dst, desc, force=options.force, progress=progress)
         with lock:
             {"copied": result.copied, "exists": result.skipped, "mounted": result.mounted}[
                 how
@@ -294,10 +324,8 @@ _DIGEST_TAG = re.compile(r"^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})(\..+)?$
 
 
 def _copy_extras(
-    src_store: Store,
-    src: ImageRef,
-    dst_store: Store,
-    dst: ImageRef,
+    src: Location,
+    dst: Location,
     manifests: Iterable[Manifest],
     options: CopyOptions,
     progress: Progress | None,
@@ -316,7 +344,7 @@ def _copy_extras(
     while options.referrers and todo:
         subject = todo.pop()
         try:
-            found = src_store.referrers_list(src.by_digest(subject))
+            found = src.by_digest(subject).referrers_list()
         except (Unsupported, ManifestNotFound) as exc:
             log.info("no referrers for %s: %s", subject, exc)
             continue
@@ -325,9 +353,7 @@ def _copy_extras(
                 continue
             done.add(desc.digest)
             image_copy(
-                src_store,
                 src.by_digest(desc.digest),
-                dst_store,
                 dst.by_digest(desc.digest),
                 CopyOptions(
                     force=inner.force,
@@ -339,7 +365,7 @@ def _copy_extras(
             todo.append(desc.digest)
     if options.digest_tags:
         try:
-            tags = src_store.tag_list(src)
+            tags = src.tag_list()
         except HoistError as exc:
             log.info("no tags listed at %s: %s", src, exc)
             return
@@ -348,9 +374,7 @@ def _copy_extras(
             m = _DIGEST_TAG.match(tag)
             if m and f"{m.group(1)}-{m.group(2)}" in wanted:
                 image_copy(
-                    src_store,
                     src.with_tag(tag),
-                    dst_store,
                     dst.with_tag(tag),
                     CopyOptions(force=inner.force, concurrency=inner.concurrency),
                     progress=progress,

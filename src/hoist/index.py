@@ -1,13 +1,14 @@
-"""Build and edit image indexes (OCI) and manifest lists (Docker) from references.
+"""Build and edit image indexes (OCI) and manifest lists (Docker) from other images.
 
 ::
 
-    index_create(client, "reg/app:multi", ["reg/app:amd64", "ocidir://build:arm64"])
-    index_add(client, "reg/app:multi", ["reg/app:s390x"])
-    index_remove(client, "reg/app:multi", platform=Platform.parse("linux/s390x"))
+    multi = client.at("reg/app:multi")
+    index_create(multi, [client.at("reg/app:amd64"), client.at("ocidir://build:arm64")])
+    index_add(multi, [client.at("reg/app:s390x")])
+    index_remove(multi, platform=Platform.parse("linux/s390x"))
 
-Each reference contributes its manifest's descriptor. A reference to a single manifest gets its
-platform from the image config; a reference to an index contributes every child, with the
+Each source contributes its manifest's descriptor. A reference to a single manifest gets its
+platform from the image config; a source that is an index contributes every child, with the
 platform its descriptor there declares (``platform_from_config=True`` reads the configs
 instead). Children that live elsewhere (another repository, registry or layout) are copied to
 the destination first, by digest and with their blobs, so the index never points at missing
@@ -30,6 +31,7 @@ from hoist.errors import (
     UnsupportedMediaType,
 )
 from hoist.image import read_config_bytes
+from hoist.location import Location
 from hoist.model import mediatype as mt
 from hoist.model.config import parse_config
 from hoist.model.descriptor import Descriptor
@@ -37,10 +39,8 @@ from hoist.model.manifest import ImageManifest, Index
 from hoist.model.reference import ImageRef, LayoutReference, Reference
 
 if TYPE_CHECKING:
-    from hoist.client import Client
     from hoist.model.digest import Digest
     from hoist.model.platform import Platform
-    from hoist.store.base import Store
 
 __all__ = ["index_add", "index_create", "index_remove", "same_location", "write_target"]
 
@@ -52,8 +52,7 @@ class _Child:
     """One descriptor to put in an index, and where its content can be read from."""
 
     descriptor: Descriptor
-    store: Store
-    ref: ImageRef
+    location: Location
     origin: str
 
 
@@ -78,12 +77,12 @@ def write_target(ref: ImageRef, digest: Digest) -> ImageRef:
     return ref.by_digest(digest)
 
 
-def _config_platform(store: Store, ref: ImageRef, manifest: ImageManifest) -> Platform | None:
+def _config_platform(where: Location, manifest: ImageManifest) -> Platform | None:
     """The platform in ``manifest``'s image config; None for artifacts and configs without one."""
     desc = manifest.config
     if not mt.is_config(desc.media_type):
         return None
-    raw = read_config_bytes(store, ref.by_digest(manifest.digest), desc)
+    raw = read_config_bytes(where.by_digest(manifest.digest), desc)
     try:
         return parse_config(raw).platform
     except InvalidPlatform as exc:
@@ -92,38 +91,35 @@ def _config_platform(store: Store, ref: ImageRef, manifest: ImageManifest) -> Pl
 
 
 def _children(
-    client: Client,
-    refs: Iterable[str | ImageRef],
+    sources: Iterable[Location],
     *,
     platform_from_config: bool,
     need_platform: bool = False,
 ) -> list[_Child]:
-    """The descriptors the references contribute, in order (an index contributes its children).
+    """The descriptors the sources contribute, in order (an index contributes its children).
 
     Index children keep the platform their descriptor declares, unless ``platform_from_config``
     (or ``need_platform`` and they declare none) has it read from their image config.
     """
     out: list[_Child] = []
-    for item in refs:
-        ref = client.ref(item)
-        store = client.store(ref)
-        manifest = store.manifest_get(ref)
+    for source in sources:
+        manifest = source.manifest_get()
         if isinstance(manifest, ImageManifest):
-            platform = _config_platform(store, ref, manifest)
-            out.append(_Child(manifest.descriptor(platform=platform), store, ref, str(ref)))
+            platform = _config_platform(source, manifest)
+            out.append(_Child(manifest.descriptor(platform=platform), source, str(source)))
         elif isinstance(manifest, Index):
             for entry in manifest.manifests:
                 desc = entry
                 from_config = platform_from_config or (need_platform and entry.platform is None)
                 if from_config and mt.is_image_manifest(entry.media_type):
-                    child = store.manifest_get(ref.by_digest(entry.digest))
+                    child = source.by_digest(entry.digest).manifest_get()
                     if isinstance(child, ImageManifest):
-                        platform = _config_platform(store, ref, child)
+                        platform = _config_platform(source, child)
                         desc = entry.replace(platform=platform or entry.platform)
-                out.append(_Child(desc, store, ref, f"{ref} (child {entry.digest})"))
+                out.append(_Child(desc, source, f"{source} (child {entry.digest})"))
         else:
             raise UnsupportedMediaType(
-                f"{ref} is a {manifest.media_type} manifest, which cannot go in an index",
+                f"{source} is a {manifest.media_type} manifest, which cannot go in an index",
                 manifest.media_type,
             )
     return out
@@ -189,24 +185,25 @@ def _merge(
     return out
 
 
-def _bring_children(
-    client: Client, target: ImageRef, children: Sequence[_Child], wanted: set[Digest]
-) -> None:
+def _here(a: Location, b: Location) -> bool:
+    """Whether ``a`` and ``b`` are one repository (or layout directory) of one store."""
+    return a.store is b.store and same_location(a.ref, b.ref)
+
+
+def _bring_children(target: Location, children: Sequence[_Child], wanted: set[Digest]) -> None:
     """Copy the ``wanted`` children that live elsewhere to ``target``'s repository, by digest."""
-    dst_store = client.store(target)
     done: set[Digest] = set()
     for child in children:
         digest = child.descriptor.digest
-        if digest not in wanted or digest in done or same_location(child.ref, target):
+        if digest not in wanted or digest in done or _here(child.location, target):
             continue
         done.add(digest)
         log.info("copying %s from %s", digest, child.origin)
-        image_copy(child.store, child.ref.by_digest(digest), dst_store, target.by_digest(digest))
+        image_copy(child.location.by_digest(digest), target.by_digest(digest))
 
 
 def _put(
-    client: Client,
-    target: ImageRef,
+    target: Location,
     manifests: Sequence[Descriptor],
     children: Sequence[_Child],
     *,
@@ -222,47 +219,45 @@ def _put(
         subject=subject,
         artifact_type=artifact_type,
     )
-    _bring_children(client, target, children, {d.digest for d in manifests})
-    client.store(target).manifest_put(write_target(target, index.digest), index)
+    _bring_children(target, children, {d.digest for d in manifests})
+    Location(target.store, write_target(target.ref, index.digest)).manifest_put(index)
     return index
 
 
 def index_create(
-    client: Client,
-    target: str | ImageRef,
-    refs: Sequence[str | ImageRef],
+    dst: Location,
+    sources: Sequence[Location],
     *,
     platform_from_config: bool = False,
     docker: bool = False,
     annotations: Mapping[str, str] | None = None,
 ) -> Index:
-    """Create an index of ``refs`` at ``target`` (its tag; by digest if it has none).
+    """Create an index of ``sources`` at ``dst`` (its tag; by digest if it has none).
+
+    Sources elsewhere (another repository, registry or layout) are copied to ``dst``'s
+    repository first, by digest.
 
     ``docker=True`` makes a Docker manifest list, which refuses anything but Docker schema2
     manifests. The same digest twice is kept once; two manifests for one platform are
     refused.
     Returns the index written; its ``digest`` is the new index's digest.
     """
-    if not refs:
+    if not sources:
         raise InvalidInput("an index needs at least one reference")
-    dst = client.ref(target)
-    children = _children(
-        client, refs, platform_from_config=platform_from_config, need_platform=docker
-    )
+    children = _children(sources, platform_from_config=platform_from_config, need_platform=docker)
     if docker:
         _check_docker(children, annotations)
     manifests = _merge([], children, replace=False)
     media_type = mt.DOCKER_MANIFEST_LIST if docker else mt.OCI_INDEX
-    return _put(client, dst, manifests, children, media_type=media_type, annotations=annotations)
+    return _put(dst, manifests, children, media_type=media_type, annotations=annotations)
 
 
-def _existing(client: Client, dst: ImageRef) -> tuple[ImageRef, Index]:
+def _existing(dst: Location) -> tuple[Location, Index]:
     """The index at ``dst``, and ``dst`` with the tag to write back to."""
-    store = client.store(dst)
-    if isinstance(dst, LayoutReference) and dst.tag is None and dst.digest is None:
-        tags = store.tag_list(dst)
+    if dst.is_layout and dst.tag is None and dst.digest is None:
+        tags = dst.tag_list()
         dst = dst.with_tag(tags[0] if len(tags) == 1 else "latest")
-    manifest = store.manifest_get(dst)
+    manifest = dst.manifest_get()
     if not isinstance(manifest, Index):
         raise UnsupportedMediaType(
             f"{dst} is a {manifest.media_type}, not an index", manifest.media_type
@@ -271,30 +266,26 @@ def _existing(client: Client, dst: ImageRef) -> tuple[ImageRef, Index]:
 
 
 def index_add(
-    client: Client,
-    target: str | ImageRef,
-    refs: Sequence[str | ImageRef],
+    dst: Location,
+    sources: Sequence[Location],
     *,
     platform_from_config: bool = False,
     annotations: Mapping[str, str] | None = None,
 ) -> Index:
-    """Add ``refs`` to the index at ``target`` and write the result back there.
+    """Add ``sources`` to the index at ``dst`` and write the result back there.
 
     A child with the same digest or platform as an existing one replaces it; ``annotations``
     are merged into the index's. A Docker manifest list stays one, and refuses OCI children.
     """
-    if not refs:
+    if not sources:
         raise InvalidInput("nothing to add: give at least one reference")
-    dst, current = _existing(client, client.ref(target))
+    dst, current = _existing(dst)
     docker = current.media_type == mt.DOCKER_MANIFEST_LIST
-    children = _children(
-        client, refs, platform_from_config=platform_from_config, need_platform=docker
-    )
+    children = _children(sources, platform_from_config=platform_from_config, need_platform=docker)
     if docker:
         _check_docker(children, annotations)
     merged = {**current.annotations, **(annotations or {})}
     return _put(
-        client,
         dst,
         _merge(current.manifests, children, replace=True),
         children,
@@ -306,19 +297,18 @@ def index_add(
 
 
 def index_remove(
-    client: Client,
-    target: str | ImageRef,
+    dst: Location,
     *,
     platform: Platform | None = None,
     digest: Digest | None = None,
 ) -> Index:
-    """Remove the children matching ``platform`` (or with ``digest``) from the index at ``target``.
+    """Remove the children matching ``platform`` (or with ``digest``) from the index at ``dst``.
 
     Raises NotFound, listing what the index holds, when nothing matches.
     """
     if (platform is None) == (digest is None):
         raise InvalidInput("give exactly one of platform or digest to remove")
-    dst, current = _existing(client, client.ref(target))
+    dst, current = _existing(dst)
     if platform is not None:
         kept = [
             d for d in current.manifests if d.platform is None or not platform.matches(d.platform)
@@ -333,7 +323,6 @@ def index_remove(
         )
         raise NotFound(f"no child with {wanted} in {dst}; it holds: {present}")
     return _put(
-        client,
         dst,
         kept,
         [],

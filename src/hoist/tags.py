@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from hoist.errors import InvalidInput
 
-__all__ = ["filter_tags"]
+__all__ = ["tag_filter"]
 
 
 def _compile(patterns: Iterable[str]) -> list[re.Pattern[str]]:
@@ -17,7 +17,7 @@ def _compile(patterns: Iterable[str]) -> list[re.Pattern[str]]:
         raise InvalidInput(f"bad regular expression {exc.pattern!r}: {exc}") from None
 
 
-def filter_tags(
+def tag_filter(
     tags: Iterable[str], include: Iterable[str] = (), exclude: Iterable[str] = ()
 ) -> list[str]:
     """The ``tags`` that some ``include`` pattern matches (all when none is given) and no

@@ -15,6 +15,7 @@ from support.skopeo import skopeo, skopeo_raw
 
 from hoist.copy import CopyOptions, image_copy
 from hoist.image import Image
+from hoist.location import Location
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference
 from hoist.store.archive import ArchiveStore, open_archive
@@ -47,8 +48,8 @@ def test_docker_export_reads_in_skopeo(layout: Path, tmp_path: Path, capsysbinar
     assert names[0]["RepoTags"] == ["localhost/app:app"]
     # skopeo copies it on into a layout: same config, same uncompressed layers
     skopeo("copy", f"docker-archive:{out}", f"oci:{tmp_path}/viaskopeo:x")
-    app = Image(OCIDirStore(), LayoutReference("ocidir", str(layout), "app"))
-    again = Image(OCIDirStore(), LayoutReference("ocidir", f"{tmp_path}/viaskopeo", "x"))
+    app = Image(Location(OCIDirStore(), LayoutReference("ocidir", str(layout), "app")))
+    again = Image(Location(OCIDirStore(), LayoutReference("ocidir", f"{tmp_path}/viaskopeo", "x")))
     assert again.config.diff_ids == app.config.diff_ids
 
 
@@ -109,8 +110,8 @@ def test_import_what_skopeo_wrote(layout: Path, tmp_path: Path, capsysbinary: An
     target = tmp_path / "imported"
     code, _, err = run(capsysbinary, "image", "import", f"ocidir://{target}:app", str(docker), "-q")
     assert code == 0, err
-    imported = Image(OCIDirStore(), LayoutReference("ocidir", str(target), "app"))
-    original = Image(OCIDirStore(), LayoutReference("ocidir", str(layout), "app"))
+    imported = Image(Location(OCIDirStore(), LayoutReference("ocidir", str(target), "app")))
+    original = Image(Location(OCIDirStore(), LayoutReference("ocidir", str(layout), "app")))
     assert imported.config.diff_ids == original.config.diff_ids
     assert (
         json.loads(imported.config_bytes)["config"] == json.loads(original.config_bytes)["config"]
@@ -134,12 +135,10 @@ def test_docker_archive_with_several_images_pick_by_name(
     archive = ArchiveStore("docker-archive")
     dst = LayoutReference("docker-archive", str(out), "app")
     archive.name_images(dst, "example/app")
-    image_copy(store, src.with_tag("app"), archive, dst)
+    image_copy(Location(store, src.with_tag("app")), Location(archive, dst))
     image_copy(
-        store,
-        src.with_tag("base"),
-        archive,
-        dst.with_tag("base"),
+        Location(store, src.with_tag("base")),
+        Location(archive, dst.with_tag("base")),
         CopyOptions(platform=Platform("linux", "arm64")),
     )
     archive.close()
@@ -163,7 +162,7 @@ def test_docker_archive_with_several_images_pick_by_name(
         "-q",
     )
     assert code == 0, err
-    picked = Image(OCIDirStore(), LayoutReference("ocidir", f"{tmp_path}/pick", "b"))
+    picked = Image(Location(OCIDirStore(), LayoutReference("ocidir", f"{tmp_path}/pick", "b")))
     assert picked.config.architecture == "arm64"
     code, _, err = run(
         capsysbinary,
@@ -185,7 +184,7 @@ def test_docker_archive_with_several_images_pick_by_name(
 def test_failed_export_leaves_nothing(layout: Path, tmp_path: Path, capsysbinary: Any) -> None:
     broken = tmp_path / "broken"
     subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
-    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    app = Image(Location(OCIDirStore(), LayoutReference("ocidir", str(broken), "app")))
     blob = broken / "blobs" / "sha256" / app.layers[1].digest.hex
     data = bytearray(blob.read_bytes())
     data[-1] ^= 0xFF
@@ -205,7 +204,7 @@ def test_failed_copy_into_an_archive_leaves_no_file(layout: Path, tmp_path: Path
 
     broken = tmp_path / "broken"
     subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
-    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    app = Image(Location(OCIDirStore(), LayoutReference("ocidir", str(broken), "app")))
     blob = broken / "blobs" / "sha256" / app.layers[2].digest.hex
     data = bytearray(blob.read_bytes())
     data[-1] ^= 0xFF
@@ -213,9 +212,9 @@ def test_failed_copy_into_an_archive_leaves_no_file(layout: Path, tmp_path: Path
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(DigestMismatch), Client() as client:
-        src = client.ref(f"ocidir://{broken}:app")
-        dst = client.ref(f"oci-archive://{out}/part.tar:app")
-        image_copy(client.store(src), src, client.store(dst), dst, CopyOptions(concurrency=1))
+        src = client.at(f"ocidir://{broken}:app")
+        dst = client.at(f"oci-archive://{out}/part.tar:app")
+        image_copy(src, dst, CopyOptions(concurrency=1))
     assert list(out.iterdir()) == []
 
 
@@ -261,18 +260,21 @@ def test_library_export(layout: Path, tmp_path: Path) -> None:
 
     store = OCIDirStore()
     base = LayoutReference("ocidir", str(layout), "base")
-    result = image_export(store, base, str(tmp_path / "base.tar"), fmt="oci")
+    result = image_export(Location(store, base), str(tmp_path / "base.tar"), fmt="oci")
     assert result.descriptor.digest == store.manifest_head(base).digest  # the index, whole
     arm = Platform("linux", "arm64", "v8")
-    image_export(store, base, str(tmp_path / "arm.tar"), platform=arm)
+    image_export(Location(store, base), str(tmp_path / "arm.tar"), platform=arm)
     archive, ref = open_archive(str(tmp_path / "arm.tar"))
     try:
-        assert Image(archive, ref).config == Image(store, base, platform=arm).config
+        assert (
+            Image(Location(archive, ref)).config
+            == Image(Location(store, base), platform=arm).config
+        )
         assert archive.tag_list(ref) == ["localhost/arm:base"]
     finally:
         archive.close()
     with pytest.raises(InvalidInput, match="unknown export format 'zip'"):
-        image_export(store, base, str(tmp_path / "x.zip"), fmt="zip")
+        image_export(Location(store, base), str(tmp_path / "x.zip"), fmt="zip")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arm.tar", "base.tar"]
 
 
@@ -281,7 +283,7 @@ def test_failed_cli_copy_into_an_archive_leaves_no_file(
 ) -> None:
     broken = tmp_path / "broken"
     subprocess.run(["cp", "-r", str(layout), str(broken)], check=True)
-    app = Image(OCIDirStore(), LayoutReference("ocidir", str(broken), "app"))
+    app = Image(Location(OCIDirStore(), LayoutReference("ocidir", str(broken), "app")))
     blob = broken / "blobs" / "sha256" / app.layers[0].digest.hex
     data = bytearray(blob.read_bytes())
     data[len(data) // 2] ^= 0xFF

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hoist.cli.common import emit_json, format_option, get_client, human_size, table
+from hoist.cli.common import emit_json, format_option, get_location, human_size, table
 from hoist.cli.index import annotation_option
 
 if TYPE_CHECKING:
     from hoist.artifact import ArtifactFile, ReferrerNode
+    from hoist.location import Location
     from hoist.model.descriptor import Descriptor
+    from hoist.model.digest import Digest
 
 
 def parse_file(value: str) -> ArtifactFile:
@@ -36,6 +38,18 @@ def _is_media_type(text: str) -> bool:
     except InvalidInput:
         return False
     return True
+
+
+def _subject(ctx: click.Context, text: str) -> Location | Digest:
+    """``--subject``: a reference, or a bare digest (``sha256:...``) naming a manifest in the
+    artifact's repository."""
+    import re
+
+    if re.fullmatch(r"sha(256|512):[0-9a-f]+", text):
+        from hoist.model.digest import Digest
+
+        return Digest.parse(text)
+    return get_location(ctx, text)
 
 
 @click.group("artifact")
@@ -81,19 +95,17 @@ def artifact_put(
     from hoist.artifact import artifact_put as put
     from hoist.artifact import has_explicit_tag
 
-    client = get_client(ctx)
-    ref = client.ref(reference)
+    dst = get_location(ctx, reference)
     manifest = put(
-        client,
-        ref,
+        dst,
         [parse_file(f) for f in files],
         artifact_type=artifact_type,
-        subject=subject,
+        subject=_subject(ctx, subject) if subject is not None else None,
         annotations=annotations,
         config=parse_file(config) if config else None,
         tag=has_explicit_tag(reference),
     )
-    where = ref.by_digest(manifest.digest)
+    where = dst.by_digest(manifest.digest)
     n = len(files)
     click.echo(f"pushed {where} ({n} file{'' if n == 1 else 's'})", err=True)
     click.echo(str(manifest.digest))
@@ -118,7 +130,7 @@ def artifact_get(ctx: click.Context, reference: str, output: str) -> None:
     """
     from hoist.artifact import artifact_get as get
 
-    for path in get(get_client(ctx), reference, Path(output)):
+    for path in get(get_location(ctx, reference), Path(output)):
         click.echo(str(path))
 
 
@@ -146,7 +158,7 @@ def artifact_list(ctx: click.Context, subject: str, artifact_type: str | None, f
     """
     from hoist.artifact import artifact_list as listing
 
-    found = listing(get_client(ctx), subject, artifact_type=artifact_type)
+    found = listing(get_location(ctx, subject), artifact_type=artifact_type)
     if fmt == "json":
         emit_json([d.to_dict() for d in found])
     elif found:
@@ -183,9 +195,9 @@ def artifact_tree(ctx: click.Context, subject: str, artifact_type: str | None, f
     """Show referrers of SUBJECT, recursively."""
     from hoist.artifact import artifact_tree as tree
 
-    client = get_client(ctx)
-    root = tree(client, subject, artifact_type=artifact_type)
+    where = get_location(ctx, subject)
+    root = tree(where, artifact_type=artifact_type)
     if fmt == "json":
         emit_json(root.to_dict())
     else:
-        click.echo("\n".join(render_tree(root, str(client.ref(subject)))))
+        click.echo("\n".join(render_tree(root, str(where))))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from hoist.cli.common import emit_json, format_option, get_client, table
+from hoist.cli.common import emit_json, format_option, get_location, table
 
 if TYPE_CHECKING:
     from hoist.model.digest import Digest
@@ -36,11 +36,8 @@ def blob_get(ctx: click.Context, reference: str, digest: str, output: str | None
     """Stream blob DIGEST of REFERENCE's repository to stdout or FILE, verifying it."""
     from hoist.fsutil import atomic_file
 
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    d = _digest(digest)
-    store = client.store(ref)
-    with store.blob_get(ref, d) as reader:
+    where = get_location(ctx, reference)
+    with where.blob_get(_digest(digest)) as reader:
         if output is None:
             out = sys.stdout.buffer
             for chunk in reader:
@@ -59,9 +56,7 @@ def blob_get(ctx: click.Context, reference: str, digest: str, output: str | None
 @click.pass_context
 def blob_head(ctx: click.Context, reference: str, digest: str, fmt: str) -> None:
     """Show whether blob DIGEST exists, and its size."""
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    desc = client.store(ref).blob_head(ref, _digest(digest))
+    desc = get_location(ctx, reference).blob_head(_digest(digest))
     if fmt == "json":
         emit_json({"digest": str(desc.digest), "size": desc.size})
     else:
@@ -75,10 +70,9 @@ def blob_head(ctx: click.Context, reference: str, digest: str, fmt: str) -> None
 @click.pass_context
 def blob_put(ctx: click.Context, reference: str, file: BinaryIO, expected: str | None) -> None:
     """Upload FILE (or stdin) as a blob to REFERENCE's repository; prints its digest."""
-    client = get_client(ctx)
-    ref = client.ref(reference)
+    where = get_location(ctx, reference)
     d = _digest(expected) if expected else None
-    desc = client.store(ref).blob_put(ref, file, digest=d)
+    desc = where.blob_put(file, digest=d)
     click.echo(str(desc.digest))
 
 
@@ -92,12 +86,10 @@ def blob_copy(ctx: click.Context, src: str, dst: str, digest: str, force: bool) 
     """Copy blob DIGEST from SRC's repository to DST's (mounted when on one registry)."""
     from hoist.copy import blob_copy as copy
 
-    client = get_client(ctx)
-    src_ref, dst_ref = client.ref(src), client.ref(dst)
+    source, target = get_location(ctx, src), get_location(ctx, dst)
     d = _digest(digest)
-    src_store = client.store(src_ref)
-    desc = src_store.blob_head(src_ref, d)
-    how = copy(src_store, src_ref, client.store(dst_ref), dst_ref, desc, force=force)
+    desc = source.blob_head(d)
+    how = copy(source, target, desc, force=force)
     click.echo(f"{how} {d}", err=True)
     click.echo(str(d))
 
@@ -108,7 +100,5 @@ def blob_copy(ctx: click.Context, src: str, dst: str, digest: str, force: bool) 
 @click.pass_context
 def blob_delete(ctx: click.Context, reference: str, digest: str) -> None:
     """Delete blob DIGEST from REFERENCE's repository."""
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    client.store(ref).blob_delete(ref, _digest(digest))
+    get_location(ctx, reference).blob_delete(_digest(digest))
     click.echo(f"deleted {digest}", err=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from hoist.cli.common import get_client, parse_platform, platform_option
+from hoist.cli.common import get_location, parse_platform, platform_option
 
 if TYPE_CHECKING:
     from hoist.copy import CopyOptions
@@ -116,17 +116,13 @@ def image_copy(ctx: click.Context, src: str, dst: str, options: CopyOptions, qui
     from hoist.cli.progress import make_progress
     from hoist.copy import image_copy as copy
 
-    client = get_client(ctx)
-    src_ref, dst_ref = client.ref(src), client.ref(dst)
+    source, target = get_location(ctx, src), get_location(ctx, dst)
     progress, running = make_progress(quiet)
-    dst_store = client.store(dst_ref)
     with running:
-        result = copy(
-            client.store(src_ref), src_ref, dst_store, dst_ref, options, progress=progress
-        )
+        result = copy(source, target, options, progress=progress)
     if not quiet:
         if result.up_to_date:
-            click.echo(f"{dst_ref} already holds {result.descriptor.digest}", err=True)
+            click.echo(f"{target} already holds {result.descriptor.digest}", err=True)
         else:
             click.echo(
                 f"copied {len(result.copied)} blobs, skipped {len(result.skipped)}, "
@@ -167,13 +163,11 @@ def image_export(
     from hoist.cli.progress import make_progress
     from hoist.export import image_export as export
 
-    client = get_client(ctx)
-    src_ref = client.ref(reference)
+    src = get_location(ctx, reference)
     progress, running = make_progress(quiet)
     with running:
         result = export(
-            client.store(src_ref),
-            src_ref,
+            src,
             file,
             fmt=fmt,
             platform=platform,
@@ -198,10 +192,10 @@ def image_import(
 
     from hoist.cli.progress import make_progress
     from hoist.copy import image_copy as copy
+    from hoist.location import Location
     from hoist.store.archive import open_archive
 
-    client = get_client(ctx)
-    dst_ref = client.ref(reference)
+    dst = get_location(ctx, reference)
     with tempfile.TemporaryDirectory(prefix="hoist-import-") as tmp:
         path = file
         if file == "-":
@@ -212,7 +206,7 @@ def image_import(
         try:
             progress, running = make_progress(quiet)
             with running:
-                result = copy(store, src_ref, client.store(dst_ref), dst_ref, progress=progress)
+                result = copy(Location(store, src_ref), dst, progress=progress)
         finally:
             store.close()
     click.echo(str(result.descriptor.digest))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from hoist.cli.common import get_client, parse_platform
+from hoist.cli.common import get_location, parse_platform
 from hoist.model import mediatype as mt
 
 if TYPE_CHECKING:
@@ -89,13 +89,12 @@ def index_create(
     """
     from hoist.index import index_create as create
 
-    client = get_client(ctx)
+    dst = get_location(ctx, reference)
     _report(
         reference,
         create(
-            client,
-            reference,
-            list(refs),
+            dst,
+            [get_location(ctx, r) for r in refs],
             platform_from_config=platform_from_config,
             docker=docker,
             annotations=annotations,
@@ -122,13 +121,12 @@ def index_add(
     """
     from hoist.index import index_add as add
 
-    client = get_client(ctx)
+    dst = get_location(ctx, reference)
     _report(
         reference,
         add(
-            client,
-            reference,
-            list(refs),
+            dst,
+            [get_location(ctx, r) for r in refs],
             platform_from_config=platform_from_config,
             annotations=annotations,
         ),
@@ -164,5 +162,4 @@ def index_remove(
             parsed = Digest.parse(digest)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--digest") from None
-    client = get_client(ctx)
-    _report(reference, remove(client, reference, platform=platform, digest=parsed))
+    _report(reference, remove(get_location(ctx, reference), platform=platform, digest=parsed))

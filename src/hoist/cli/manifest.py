@@ -11,6 +11,7 @@ from hoist.cli.common import (
     emit_json,
     format_option,
     get_client,
+    get_location,
     human_size,
     platform_option,
     table,
@@ -35,13 +36,12 @@ def manifest_get(ctx: click.Context, reference: str, platform: Platform | None, 
     """
     from hoist.model.manifest import ImageManifest, Index, Manifest
 
-    client = get_client(ctx)
-    ref = client.ref(reference)
+    where = get_location(ctx, reference)
     m: Manifest
     if platform is not None:
-        m = client.image(ref, platform=platform).manifest
+        m = get_client(ctx).image(where, platform=platform).manifest
     else:
-        m = client.store(ref).manifest_get(ref)
+        m = where.manifest_get()
     if fmt == "raw":
         emit_bytes(m.raw)
     elif fmt == "json":
@@ -50,7 +50,7 @@ def manifest_get(ctx: click.Context, reference: str, platform: Platform | None, 
         click.echo(
             table(
                 [
-                    ("Name:", str(ref)),
+                    ("Name:", str(where)),
                     ("MediaType:", m.media_type),
                     ("Digest:", str(m.digest)),
                     ("Size:", f"{m.size} ({human_size(m.size)})"),
@@ -79,9 +79,7 @@ def manifest_get(ctx: click.Context, reference: str, platform: Platform | None, 
 @click.pass_context
 def manifest_head(ctx: click.Context, reference: str, fmt: str) -> None:
     """Print the digest, media type and size of REFERENCE's manifest."""
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    desc = client.store(ref).manifest_head(ref)
+    desc = get_location(ctx, reference).manifest_head()
     if fmt == "json":
         emit_json(desc.to_dict())
     else:
@@ -107,11 +105,10 @@ def manifest_put(
     """Push the manifest in FILE (or stdin) to REFERENCE; prints its digest."""
     from hoist.model.manifest import parse_manifest
 
-    client = get_client(ctx)
-    ref = client.ref(reference)
+    where = get_location(ctx, reference)
     raw = file.read()
     m = parse_manifest(raw, media_type)
-    desc = client.store(ref).manifest_put(ref, m)
+    desc = where.manifest_put(m)
     click.echo(str(desc.digest))
 
 
@@ -123,10 +120,8 @@ def manifest_delete(ctx: click.Context, reference: str) -> None:
 
     A tag is resolved to its digest first; to delete only a tag, use `hoist tag delete`.
     """
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    store = client.store(ref)
-    if ref.digest is None:
-        ref = ref.by_digest(store.manifest_head(ref).digest)
-    store.manifest_delete(ref)
-    click.echo(f"deleted {ref}", err=True)
+    where = get_location(ctx, reference)
+    if where.digest is None:
+        where = where.by_digest(where.manifest_head().digest)
+    where.manifest_delete()
+    click.echo(f"deleted {where}", err=True)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hoist.cli.common import emit_json, format_option, get_client
+from hoist.cli.common import emit_json, format_option, get_client, get_location
 from hoist.cli.image_copy import copy_options
 
 if TYPE_CHECKING:
@@ -32,12 +32,11 @@ def repo_ls(
     from hoist.model.reference import Reference
     from hoist.store.base import Cataloger
 
-    client = get_client(ctx)
-    ref = Reference(registry.rstrip("/"), "catalog")
-    store = client.store(ref)
+    where = get_client(ctx).at(Reference(registry.rstrip("/"), "catalog"))
+    store = where.store
     if not isinstance(store, Cataloger):
         raise Unsupported(f"{registry} cannot list repositories")
-    names = store.repo_list(ref, limit=limit, last=last)
+    names = store.repo_list(where.ref, limit=limit, last=last)
     if fmt == "json":
         emit_json(names)
     else:
@@ -64,21 +63,12 @@ def repo_copy(
     """Mirror every tag of SRC's repository to DST's; prints each tag's digest."""
     from hoist.cli.progress import make_progress
     from hoist.copy import image_copy
-    from hoist.tags import filter_tags
+    from hoist.tags import tag_filter
 
-    client = get_client(ctx)
-    src_ref, dst_ref = client.ref(src), client.ref(dst)
-    src_store, dst_store = client.store(src_ref), client.store(dst_ref)
-    tags = filter_tags(src_store.tag_list(src_ref), include, exclude)
+    source, target = get_location(ctx, src), get_location(ctx, dst)
+    tags = tag_filter(source.tag_list(), include, exclude)
     progress, running = make_progress(quiet)
     with running:
         for t in tags:
-            result = image_copy(
-                src_store,
-                src_ref.with_tag(t),
-                dst_store,
-                dst_ref.with_tag(t),
-                options,
-                progress=progress,
-            )
+            result = image_copy(source.with_tag(t), target.with_tag(t), options, progress=progress)
             click.echo(f"{t} {result.descriptor.digest}")

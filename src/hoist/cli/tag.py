@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hoist.cli.common import emit_json, format_option, get_client
+from hoist.cli.common import emit_json, format_option, get_location
 
 
 @click.group("tag")
@@ -30,21 +30,19 @@ def tag_ls(
     fmt: str,
 ) -> None:
     """List the tags of REFERENCE's repository (or layout), sorted."""
-    from hoist.tags import filter_tags
+    from hoist.tags import tag_filter
 
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    store = client.store(ref)
-    lister = getattr(store, "tag_list_page", None)
+    where = get_location(ctx, reference)
+    lister = getattr(where.store, "tag_list_page", None)
     if lister is not None and (limit or last):
-        tags = lister(ref, limit=limit, last=last)
+        tags = lister(where.ref, limit=limit, last=last)
     else:
-        tags = store.tag_list(ref)
+        tags = where.tag_list()
         if last:
             tags = [t for t in tags if t > last]
         if limit:
             tags = tags[:limit]
-    tags = filter_tags(tags, include, exclude)
+    tags = tag_filter(tags, include, exclude)
     if fmt == "json":
         emit_json(tags)
     else:
@@ -58,13 +56,11 @@ def tag_ls(
 @click.pass_context
 def tag_add(ctx: click.Context, reference: str, tags: tuple[str, ...]) -> None:
     """Add TAGS to the image REFERENCE names: a manifest PUT each, no blob moves."""
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    store = client.store(ref)
-    manifest = store.manifest_get(ref)
-    targets = [ref.with_tag(new) for new in tags]  # each tag is validated before any PUT
+    where = get_location(ctx, reference)
+    manifest = where.manifest_get()
+    targets = [where.with_tag(new) for new in tags]  # each tag is validated before any PUT
     for target in targets:
-        store.manifest_put(target, manifest)
+        target.manifest_put(manifest)
         click.echo(f"tagged {target}", err=True)
     click.echo(str(manifest.digest))
 
@@ -74,7 +70,6 @@ def tag_add(ctx: click.Context, reference: str, tags: tuple[str, ...]) -> None:
 @click.pass_context
 def tag_delete(ctx: click.Context, reference: str) -> None:
     """Delete only the tag REFERENCE; other tags on the same image survive."""
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    client.store(ref).tag_delete(ref)
-    click.echo(f"deleted {ref}", err=True)
+    where = get_location(ctx, reference)
+    where.tag_delete()
+    click.echo(f"deleted {where}", err=True)
