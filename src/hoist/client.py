@@ -28,10 +28,11 @@ from hoist.model.platform import Platform
 from hoist.model.reference import ImageRef, parse_reference
 
 if TYPE_CHECKING:
-    from hoist.authoring.mod import Changes, ModResult
+    from hoist.authoring.mod import Changes
     from hoist.config.credentials import CredentialProvider
     from hoist.config.settings import RegistrySettings
     from hoist.copy import CopyResult, Progress
+    from hoist.model.descriptor import Descriptor
     from hoist.store.base import Store
 
 __all__ = ["Client", "PlatformLike", "Target", "as_platform", "as_platforms"]
@@ -217,7 +218,7 @@ class Client:
         changes: Changes,
         *,
         platform: PlatformLike | None = None,
-    ) -> ModResult:
+    ) -> Descriptor:
         """Change an image (config, layers, annotations, media types) and write it to ``dst``."""
         from hoist.authoring.mod import image_mod
 

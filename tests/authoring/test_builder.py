@@ -19,7 +19,7 @@ from support.cli import run
 from support.registry_fixtures import RegistryServer, registry_store_options
 from support.skopeo import skopeo, skopeo_raw
 
-from hoist.authoring.builder import BuildOptions, BuildResult, Step, build
+from hoist.authoring.builder import BuildOptions, BuildResult, Step, image_build
 from hoist.authoring.dockerfile import parse_dockerfile
 from hoist.client import Client
 from hoist.errors import InvalidDockerfile
@@ -132,7 +132,7 @@ def test_scratch_build_config_history_layers(tmp_path: Path, client: Client) -> 
     ctx = full_context(tmp_path / "ctx")
     out = tmp_path / "out"
     steps: list[Step] = []
-    result = build(client, ctx, f"ocidir://{out}:v1", progress=steps.append)
+    result = image_build(client, ctx, client.at(f"ocidir://{out}:v1"), progress=steps.append)
     assert result.descriptor.media_type == mt.OCI_MANIFEST
     assert [s.text.split()[0] for s in steps][:3] == ["FROM", "ARG", "LABEL"]
 
@@ -196,11 +196,13 @@ def test_same_digest_twice_and_in_another_directory(tmp_path: Path, client: Clie
     other = tmp_path / "elsewhere" / "two"
     shutil.copytree(ctx, other, symlinks=True)
     digests = {
-        str(build(client, c, f"ocidir://{tmp_path / o}").descriptor.digest)
+        str(image_build(client, c, client.at(f"ocidir://{tmp_path / o}")).descriptor.digest)
         for c, o in ((ctx, "a"), (ctx, "b"), (other, "c"))
     }
     assert len(digests) == 1
-    later = build(client, ctx, f"ocidir://{tmp_path / 'd'}", BuildOptions(epoch=1_700_000_000))
+    later = image_build(
+        client, ctx, client.at(f"ocidir://{tmp_path / 'd'}"), BuildOptions(epoch=1_700_000_000)
+    )
     assert str(later.descriptor.digest) not in digests
     _, conf = layout_blobs(tmp_path / "d", str(later.descriptor.digest))
     assert conf["created"] == "2023-11-14T22:13:20Z"
@@ -211,7 +213,7 @@ def test_source_date_epoch_from_environment(
 ) -> None:
     ctx = make_context(tmp_path / "ctx", "FROM scratch\nCOPY f /f\n", {"f": "x"})
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
-    result = build(client, ctx, f"ocidir://{tmp_path / 'out'}")
+    result = image_build(client, ctx, client.at(f"ocidir://{tmp_path / 'out'}"))
     manifest, conf = layout_blobs(tmp_path / "out", str(result.descriptor.digest))
     assert conf["created"] == conf["history"][0]["created"] == "1970-01-02T00:00:00Z"
     blob = (tmp_path / "out/blobs/sha256" / manifest["layers"][0]["digest"][7:]).read_bytes()
@@ -232,7 +234,7 @@ COPY --from=0 /out/etc /etc/app
     ctx = make_context(
         tmp_path / "ctx", dockerfile, {"bin/tool": "#!/bin/sh\n", "conf.txt": "c=1\n"}
     )
-    result = build(client, ctx, f"ocidir://{tmp_path / 'out'}")
+    result = image_build(client, ctx, client.at(f"ocidir://{tmp_path / 'out'}"))
     manifest, conf = layout_blobs(tmp_path / "out", str(result.descriptor.digest))
     assert [h["created_by"] for h in conf["history"]] == [
         "COPY /out/tool /usr/local/bin/ # buildkit",
@@ -244,11 +246,15 @@ COPY --from=0 /out/etc /etc/app
     ]
     assert sorted(blobs[0]) == ["usr", "usr/local", "usr/local/bin", "usr/local/bin/tool"]
     assert sorted(blobs[1]) == ["etc", "etc/app", "etc/app/conf.txt"]
-    target = build(client, ctx, f"ocidir://{tmp_path / 'out'}:t", BuildOptions(target="build"))
+    target = image_build(
+        client, ctx, client.at(f"ocidir://{tmp_path / 'out'}:t"), BuildOptions(target="build")
+    )
     _, conf = layout_blobs(tmp_path / "out", str(target.descriptor.digest))
     assert len(conf["history"]) == 2
     with pytest.raises(InvalidDockerfile, match="Dockerfile:5: RUN needs a container"):
-        build(client, ctx, f"ocidir://{tmp_path / 'out'}:u", BuildOptions(target="unused"))
+        image_build(
+            client, ctx, client.at(f"ocidir://{tmp_path / 'out'}:u"), BuildOptions(target="unused")
+        )
 
 
 @pytest.mark.parametrize(
@@ -266,7 +272,7 @@ def test_add_unpacks_local_archives(tmp_path: Path, client: Client, name: str, b
         f"FROM scratch\nADD {name} /dest\nADD plain.gz /files/\nCOPY {name} /copied/\n",
         {name: blob, "plain.gz": gzip.compress(b"not a tar")},
     )
-    result = build(client, ctx, f"ocidir://{tmp_path / 'out'}")
+    result = image_build(client, ctx, client.at(f"ocidir://{tmp_path / 'out'}"))
     manifest, _ = layout_blobs(tmp_path / "out", str(result.descriptor.digest))
     listed = [
         sorted(
@@ -284,7 +290,7 @@ def test_add_unpacks_local_archives(tmp_path: Path, client: Client, name: str, b
 def test_context_rules_errors_and_warnings(tmp_path: Path, client: Client) -> None:
     def attempt(dockerfile: str, files: dict[str, bytes | str] | None = None) -> BuildResult:
         ctx = make_context(tmp_path / f"ctx{len(list(tmp_path.iterdir()))}", dockerfile, files)
-        return build(client, ctx, f"ocidir://{tmp_path / 'out'}")
+        return image_build(client, ctx, client.at(f"ocidir://{tmp_path / 'out'}"))
 
     cases = [
         ("FROM scratch\nCOPY missing /x\n", "Dockerfile:2: COPY: missing: not found"),
@@ -314,7 +320,7 @@ def test_destinations_on_a_base_image_keep_its_directories(tmp_path: Path, clien
         "COPY --chown=5:5 site/ /srv/www/\nWORKDIR /app\nCOPY tool .\n",
         {"tool": "#!/bin/sh\n", "conf.yaml": "a: 1\n", "site/index.html": "<p>hi</p>\n"},
     )
-    result = build(client, ctx, f"ocidir://{tmp_path / 'out'}")
+    result = image_build(client, ctx, client.at(f"ocidir://{tmp_path / 'out'}"))
     manifest, _ = layout_blobs(tmp_path / "out", str(result.descriptor.digest))
     listed = [
         members(gzip.decompress((tmp_path / "out/blobs/sha256" / d["digest"][7:]).read_bytes()))
@@ -338,12 +344,14 @@ def test_onbuild_triggers_of_the_base_run_first(tmp_path: Path, client: Client) 
     parent = make_context(
         tmp_path / "parent", "FROM scratch\nONBUILD COPY marker /marker\nONBUILD LABEL x=y\n"
     )
-    build(client, parent, f"ocidir://{tmp_path / 'base'}:v1")
+    image_build(client, parent, client.at(f"ocidir://{tmp_path / 'base'}:v1"))
     child = make_context(
         tmp_path / "child", f"FROM ocidir://{tmp_path / 'base'}:v1\nENV A=1\n", {"marker": "m"}
     )
     steps: list[Step] = []
-    result = build(client, child, f"ocidir://{tmp_path / 'out'}", progress=steps.append)
+    result = image_build(
+        client, child, client.at(f"ocidir://{tmp_path / 'out'}"), progress=steps.append
+    )
     assert [s.text for s in steps][1:] == [
         "ONBUILD COPY marker /marker",
         "ONBUILD LABEL x=y",
@@ -357,10 +365,10 @@ def test_onbuild_triggers_of_the_base_run_first(tmp_path: Path, client: Client) 
         "ENV A=1",
     ]
     (parent / "Dockerfile").write_text("FROM scratch\nONBUILD RUN make\n")
-    build(client, parent, f"ocidir://{tmp_path / 'base'}:v2")
+    image_build(client, parent, client.at(f"ocidir://{tmp_path / 'base'}:v2"))
     (child / "Dockerfile").write_text(f"FROM ocidir://{tmp_path / 'base'}:v2\n")
     with pytest.raises(InvalidDockerfile, match=r"RUN needs a container.*ONBUILD trigger of"):
-        build(client, child, f"ocidir://{tmp_path / 'out'}")
+        image_build(client, child, client.at(f"ocidir://{tmp_path / 'out'}"))
 
 
 # --------------------------------------------------------------------------- registries
@@ -403,7 +411,7 @@ def test_from_registry_base_never_downloads_layers_and_mounts(
     client, calls = spied_client(registry_anon)
     dest = f"{registry_anon.host}/{repo_name}:v1"
     with client:
-        result = build(client, ctx, dest, BuildOptions(platforms=(AMD64,)))
+        result = image_build(client, ctx, client.at(dest), BuildOptions(platforms=(AMD64,)))
         base = client.image(pushed_base, platform=AMD64)
         base_layers = [d.digest for d in base.layers]
         base_config = base.manifest.config.digest
@@ -445,7 +453,7 @@ def test_multi_platform_index_with_target_args(
     options["settings"].update(registry_store_options(registry_anon)["settings"])
     dest = f"{registry_basic.host}/{repo_name}:multi"
     with Client(**options) as client:
-        result = build(client, ctx, dest, BuildOptions(platforms=(AMD64, ARM64)))
+        result = image_build(client, ctx, client.at(dest), BuildOptions(platforms=(AMD64, ARM64)))
     assert result.descriptor.media_type == mt.OCI_INDEX
     index = json.loads(skopeo_raw(f"docker://{dest}", creds=registry_basic.creds))
     assert [m["platform"] for m in index["manifests"]] == [
@@ -477,8 +485,8 @@ def test_copy_from_a_stage_on_a_base_reads_base_layers(
     )
     client, calls = spied_client(registry_anon)
     with client:
-        result = build(
-            client, ctx, f"ocidir://{tmp_path / 'out'}", BuildOptions(platforms=(ARM64,))
+        result = image_build(
+            client, ctx, client.at(f"ocidir://{tmp_path / 'out'}"), BuildOptions(platforms=(ARM64,))
         )
     assert len(calls["blob_get"]) == 1 + 2  # the config, then the layer: listed, then read
     manifest, conf = layout_blobs(tmp_path / "out", str(result.descriptor.digest))
@@ -498,7 +506,9 @@ def test_from_ocidir_base_into_registry_copies_layers(
     ctx = make_context(tmp_path / "ctx", f"FROM {base}\nLABEL a=b\n")
     dest = f"{registry_anon.host}/{repo_name}:fromdir"
     with Client(**registry_store_options(registry_anon)) as client:
-        result = build(client, ctx, dest)  # the index has one platform: the default
+        result = image_build(
+            client, ctx, client.at(dest)
+        )  # the index has one platform: the default
     assert result.images[0].platform == AMD64
     info = json.loads(skopeo("inspect", f"docker://{dest}").stdout)
     assert info["Labels"] == {"a": "b"} and len(info["Layers"]) == 1
@@ -587,7 +597,7 @@ def test_multistage_multiplatform_into_hoist_serve(
     options = registry_store_options(hoist_serve)
     dest = f"{hoist_serve.host}/{repo_name}:v1"
     with Client(**options) as client:
-        result = build(client, ctx, dest, BuildOptions(platforms=(AMD64, ARM64)))
+        result = image_build(client, ctx, client.at(dest), BuildOptions(platforms=(AMD64, ARM64)))
     assert result.descriptor.media_type == mt.OCI_INDEX
     assert json.loads(skopeo_raw(f"docker://{dest}"))["manifests"][1]["platform"]["variant"] == "v8"
     for arch in ("amd64", "arm64"):

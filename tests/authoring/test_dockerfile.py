@@ -17,7 +17,7 @@ from hoist.authoring.gofmt import (
     parse_go_duration,
 )
 from hoist.authoring.shellwords import ExpansionError, process_word, process_words
-from hoist.authoring.state import StageState
+from hoist.authoring.stage import StageState
 from hoist.authoring.steps import StepContext, apply_step, parse_ports
 from hoist.errors import InvalidDockerfile, InvalidInput
 from hoist.model.platform import Platform
@@ -348,17 +348,17 @@ def test_created_by_as_buildkit_writes_it(
     state = StageState.scratch(Platform("linux", "amd64"))
     assert apply_step(state, only(text), StepContext()) == created_by
     for key, value in config.items():
-        assert state.config.get(key) == value, key
+        assert state.draft.config.get(key) == value, key
 
 
 def test_entrypoint_resets_an_inherited_cmd_only() -> None:
     state = StageState.scratch(Platform("linux", "amd64"))
-    state.config["Cmd"] = ["inherited"]
+    state.draft.config["Cmd"] = ["inherited"]
     apply_step(state, only('ENTRYPOINT ["/a"]'), StepContext())
-    assert "Cmd" not in state.config
+    assert "Cmd" not in state.draft.config
     apply_step(state, only('CMD ["x"]'), StepContext())
     apply_step(state, only('ENTRYPOINT ["/b"]'), StepContext())
-    assert state.config["Cmd"] == ["x"]
+    assert state.draft.config["Cmd"] == ["x"]
 
 
 def test_arg_values_build_arg_then_default_then_global() -> None:

@@ -15,11 +15,12 @@ import pytest
 from support.registry_fixtures import RegistryServer
 from support.skopeo import skopeo
 
-from hoist.authoring.mod import Changes, Rebase, mod_image
+from hoist.authoring.mod import Changes, Rebase, image_mod
 from hoist.copy import image_copy
 from hoist.errors import HoistError, InvalidInput
 from hoist.image import Image
 from hoist.layers.stream import LayerStream
+from hoist.location import Location
 from hoist.model import mediatype as mt
 from hoist.model.manifest import Index
 from hoist.model.platform import Platform
@@ -41,8 +42,8 @@ def layout(tmp_path: Path) -> tuple[OCIDirStore, LayoutReference]:
 def _mod(layout: tuple[OCIDirStore, LayoutReference], changes: Changes, **kw: Any) -> Image:
     store, ref = layout
     out = ref.with_tag("out")
-    mod_image(store, ref, store, out, changes, **kw)
-    return Image(store, out, platform=kw.get("platform"))
+    image_mod(Location(store, ref), Location(store, out), changes, **kw)
+    return Image(Location(store, out), platform=kw.get("platform"))
 
 
 def _skopeo_config(ref: LayoutReference) -> Any:
@@ -58,8 +59,8 @@ CONFIG_CASES = [
         ["PATH=/usr/local/bin:/usr/bin:/bin", "APP_PORT=9", "X=y"],
     ),
     (Changes(env_rm=("APP_PORT",)), "Env", ["PATH=/usr/local/bin:/usr/bin:/bin"]),
-    (Changes(entrypoint='["/bin/app"]'), "Entrypoint", ["/bin/app"]),
-    (Changes(cmd='["--debug", "1"]'), "Cmd", ["--debug", "1"]),
+    (Changes(entrypoint=["/bin/app"]), "Entrypoint", ["/bin/app"]),
+    (Changes(cmd=["--debug", "1"]), "Cmd", ["--debug", "1"]),
     (Changes(user="1000:1000"), "User", "1000:1000"),
     (Changes(workdir="/srv"), "WorkingDir", "/srv"),
     (
@@ -82,7 +83,7 @@ CONFIG_CASES = [
 def test_config_changes(
     layout: tuple[OCIDirStore, LayoutReference], changes: Changes, key: str, expected: Any
 ) -> None:
-    before = Image(*layout)
+    before = Image(Location(*layout))
     img = _mod(layout, changes)
     config = _skopeo_config(LayoutReference("ocidir", layout[1].path, "out"))
     assert (config["config"].get(key) or type(expected)()) == expected  # skopeo omits empties
@@ -110,7 +111,7 @@ def test_layer_add_dir_and_tar_then_rm(
         info = tarfile.TarInfo("etc/extra")
         info.size = 3
         tar.addfile(info, io.BytesIO(b"abc"))
-    before = Image(*layout)
+    before = Image(Location(*layout))
     img = _mod(layout, Changes(layer_add=((tmp_path / "add", "/opt"), (tar_path, ""))))
     assert len(img.layers) == len(before.layers) + 2
     names = []
@@ -125,31 +126,30 @@ def test_layer_add_dir_and_tar_then_rm(
     assert len(history) == len(img.layers)
     # remove the base layer and the first added one: diff_ids and history follow
     store, ref = layout
-    mod_image(store, ref.with_tag("out"), store, ref.with_tag("out2"), Changes(layer_rm=(0, -2)))
-    smaller = Image(store, ref.with_tag("out2"))
+    out = Location(store, ref.with_tag("out"))
+    image_mod(out, Location(store, ref.with_tag("out2")), Changes(layer_rm=(0, -2)))
+    smaller = Image(Location(store, ref.with_tag("out2")))
     assert [d.digest for d in smaller.layers] == [d.digest for d in img.layers[1:-2]] + [
         img.layers[-1].digest
     ]
     assert len(smaller.config.diff_ids) == len(smaller.layers)
     assert len([h for h in smaller.config.history if not h.empty_layer]) == len(smaller.layers)
     with pytest.raises(InvalidInput, match="has 5 layers"):
-        mod_image(store, ref.with_tag("out"), store, ref.with_tag("x"), Changes(layer_rm=(9,)))
+        image_mod(out, Location(store, ref.with_tag("x")), Changes(layer_rm=(9,)))
 
 
 def test_strip_file_and_to_docker_on_an_index(layout: tuple[OCIDirStore, LayoutReference]) -> None:
     store, ref = layout
     out = ref.with_tag("docker")
-    mod_image(
-        store,
-        ref.with_tag("base"),
-        store,
-        out,
+    image_mod(
+        Location(store, ref.with_tag("base")),
+        Location(store, out),
         Changes(layer_strip_file=("/bin/hello",), to_docker=True),
     )
     index = store.manifest_get(out)
     assert isinstance(index, Index) and index.media_type == mt.DOCKER_MANIFEST_LIST
     for platform in (AMD64, Platform("linux", "arm64")):
-        img = Image(store, out, platform=platform)
+        img = Image(Location(store, out), platform=platform)
         assert img.manifest.media_type == mt.DOCKER_MANIFEST
         assert img.manifest.config.media_type == mt.DOCKER_CONFIG
         assert {d.media_type for d in img.layers} == {mt.DOCKER_LAYER}
@@ -166,11 +166,9 @@ def test_platform_narrows_an_index(layout: tuple[OCIDirStore, LayoutReference]) 
     store, ref = layout
     before = store.manifest_get(ref.with_tag("base"))
     assert isinstance(before, Index)
-    mod_image(
-        store,
-        ref.with_tag("base"),
-        store,
-        ref.with_tag("one"),
+    image_mod(
+        Location(store, ref.with_tag("base")),
+        Location(store, ref.with_tag("one")),
         Changes(labels={"a": "b"}),
         platform=AMD64,
     )
@@ -182,7 +180,7 @@ def test_platform_narrows_an_index(layout: tuple[OCIDirStore, LayoutReference]) 
 
 
 def test_recompress_keeps_diff_ids(layout: tuple[OCIDirStore, LayoutReference]) -> None:
-    before = Image(*layout)
+    before = Image(Location(*layout))
     img = _mod(layout, Changes(layer_compress="zstd"))
     assert {d.media_type for d in img.layers} == {mt.OCI_LAYER_ZSTD}
     assert img.config.diff_ids == before.config.diff_ids
@@ -208,17 +206,19 @@ def test_reproducible_gives_the_same_digest(
             reproducible=True,
             epoch=1_700_000_000,
         )
-        digests.add(mod_image(store, ref, store, ref.with_tag(name), changes).digest)
+        digests.add(
+            image_mod(Location(store, ref), Location(store, ref.with_tag(name)), changes).digest
+        )
         (tmp_path / "d" / "f").touch()  # a new mtime must not matter
     assert len(digests) == 1
-    img = Image(store, ref.with_tag("r1"))
+    img = Image(Location(store, ref.with_tag("r1")))
     assert img.config.created == "2023-11-14T22:13:20Z"
     with img.layer_reader(-1) as blob, LayerStream(blob, img.layers[-1].media_type) as s:
         tar: Any = s
         with tarfile.open(fileobj=tar, mode="r|") as t:
             assert {m.mtime for m in t} == {1_700_000_000}
-    mod_image(store, ref, store, ref.with_tag("r0"), Changes(reproducible=True))
-    assert Image(store, ref.with_tag("r0")).config.created == "1970-01-01T00:00:00Z"
+    image_mod(Location(store, ref), Location(store, ref.with_tag("r0")), Changes(reproducible=True))
+    assert Image(Location(store, ref.with_tag("r0"))).config.created == "1970-01-01T00:00:00Z"
 
 
 @pytest.mark.parametrize(
@@ -249,7 +249,7 @@ def test_cli_reproducible_takes_source_date_epoch(
     src, dest = f"ocidir://{ref.path}:app", f"ocidir://{ref.path}:cli"
     code, _, err = run(capsysbinary, "image", "mod", src, "--create", dest, "--reproducible")
     assert code == 0, err
-    img = Image(store, ref.with_tag("cli"))
+    img = Image(Location(store, ref.with_tag("cli")))
     assert img.config.created == created
     assert {h.created for h in img.config.history} == {created}
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "soon")
@@ -263,12 +263,13 @@ def test_recompress_without_isal_falls_back_to_zlib(
     layout: tuple[OCIDirStore, LayoutReference], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, ref = layout
-    before = Image(store, ref, platform=AMD64)
-    mod_image(store, ref, store, ref.with_tag("z"), Changes(layer_compress="zstd"), platform=AMD64)
+    before = Image(Location(store, ref), platform=AMD64)
+    z = Location(store, ref.with_tag("z"))
+    image_mod(Location(store, ref), z, Changes(layer_compress="zstd"), platform=AMD64)
     monkeypatch.setitem(sys.modules, "isal", None)  # import isal -> ImportError
-    z = ref.with_tag("z")
-    mod_image(store, z, store, ref.with_tag("g"), Changes(layer_compress="gzip"), platform=AMD64)
-    img = Image(store, ref.with_tag("g"), platform=AMD64)
+    g = Location(store, ref.with_tag("g"))
+    image_mod(z, g, Changes(layer_compress="gzip"), platform=AMD64)
+    img = Image(g, platform=AMD64)
     assert {d.media_type for d in img.layers} == {mt.OCI_LAYER_GZIP}
     assert img.config.diff_ids == before.config.diff_ids
     for i, desc in enumerate(img.layers):
@@ -285,42 +286,37 @@ def test_recompress_leaves_no_temporary_file_when_a_layer_cannot_be_read(
     layout: tuple[OCIDirStore, LayoutReference], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, ref = layout
-    layer = Image(store, ref, platform=AMD64).layers[0]
+    layer = Image(Location(store, ref), platform=AMD64).layers[0]
     blob = Path(ref.path) / "blobs" / "sha256" / layer.digest.hex
     blob.write_bytes(b"not gzip at all" * 100)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with pytest.raises(HoistError):
-        mod_image(store, ref, store, ref.with_tag("x"), Changes(layer_compress="zstd"))
+        image_mod(
+            Location(store, ref), Location(store, ref.with_tag("x")), Changes(layer_compress="zstd")
+        )
     assert list(scratch.iterdir()) == []
 
 
 def test_rebase(layout: tuple[OCIDirStore, LayoutReference]) -> None:
     store, ref = layout
-    old_base = ref.with_tag("base")
-    new_base = ref.with_tag("newbase")  # a "rebuilt" base: same shape, other content
-    mod_image(store, old_base, store, new_base, Changes(layer_strip_file=("bin/hello",)))
-    before = Image(store, ref, platform=AMD64)
-    mod_image(
-        store,
-        ref,
-        store,
-        ref.with_tag("rebased"),
-        Changes(rebase=Rebase(store, old_base, store, new_base)),
-    )
-    img = Image(store, ref.with_tag("rebased"), platform=AMD64)
-    base_now = Image(store, new_base, platform=AMD64)
+    old_base = Location(store, ref.with_tag("base"))
+    new_base = Location(store, ref.with_tag("newbase"))  # a "rebuilt" base: other content
+    image_mod(old_base, new_base, Changes(layer_strip_file=("bin/hello",)))
+    before = Image(Location(store, ref), platform=AMD64)
+    rebased = Location(store, ref.with_tag("rebased"))
+    image_mod(Location(store, ref), rebased, Changes(rebase=Rebase(old_base, new_base)))
+    img = Image(rebased, platform=AMD64)
+    base_now = Image(new_base, platform=AMD64)
     assert img.layers[0] == base_now.layers[0]
     assert img.layers[1:] == before.layers[1:]
     assert img.config.diff_ids[0] == base_now.config.diff_ids[0]
     with pytest.raises(InvalidInput, match="is not the base"):
-        mod_image(
-            store,
-            ref.with_tag("rebased"),
-            store,
-            ref.with_tag("x"),
-            Changes(rebase=Rebase(store, old_base, store, new_base)),
+        image_mod(
+            rebased,
+            Location(store, ref.with_tag("x")),
+            Changes(rebase=Rebase(old_base, new_base)),
         )
 
 
@@ -338,7 +334,7 @@ def test_mod_on_a_registry_reuses_blobs(
     store, ref = layout
     reg = registry_store(registry_anon)
     src = Reference(registry_anon.host, repo_name, "v1")
-    image_copy(store, ref, reg, src)
+    image_copy(Location(store, ref), Location(reg, src))
     monkeypatch.setenv("HOIST_CONFIG", str(tmp_path / "h.json"))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     code, _, err = run(
@@ -368,3 +364,38 @@ def test_mod_on_a_registry_reuses_blobs(
     assert code == 1 and "wants JSON" in err
     code, _, err = run(capsysbinary, "image", "mod", str(src))
     assert code == 2 and "exactly one of" in err
+
+
+def test_changes_take_typed_values_and_name_no_flags() -> None:
+    assert Changes(env=[("A", "1"), ("B", "2")]).env == {"A": "1", "B": "2"}
+    assert Changes(labels_rm=["a"], expose=["80"]).labels_rm == ("a",)
+    with pytest.raises(InvalidInput, match="list of strings") as exc:
+        Changes(entrypoint='["/bin/app"]')  # JSON text is the CLI's
+    with pytest.raises(InvalidInput, match="not one string"):
+        Changes(labels_rm="maintainer")
+    with pytest.raises(InvalidInput, match="both set and removed"):
+        Changes(cmd=["x"], cmd_rm=True)
+    with pytest.raises(InvalidInput, match="OCI and to Docker") as exc2:
+        Changes(to_oci=True, to_docker=True)
+    with pytest.raises(InvalidInput, match="unknown compression"):
+        Changes(layer_compress="brotli")
+    assert "--" not in str(exc.value) + str(exc2.value)
+
+
+def test_entrypoint_rm_clears_to_null_and_client_mod(
+    layout: tuple[OCIDirStore, LayoutReference],
+) -> None:
+    from hoist.client import Client
+
+    ref = layout[1]
+    with Client() as client:
+        src = client.at(f"ocidir://{ref.path}:app")
+        desc = client.mod(src, f"ocidir://{ref.path}:cleared", Changes(entrypoint_rm=True, cmd=[]))
+        img = client.image(f"ocidir://{ref.path}:cleared")
+    assert img.manifest.digest == desc.digest
+    config = json.loads(img.config_bytes)
+    assert config["config"]["Entrypoint"] is None and config["config"]["Cmd"] == []
+    assert [h.created_by for h in img.config.history[-2:]] == [
+        "hoist image mod --entrypoint null",
+        "hoist image mod --cmd []",
+    ]

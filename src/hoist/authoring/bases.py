@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hoist.authoring.state import LayerRef, StageState
+from hoist.authoring.draft import DraftLayer
+from hoist.authoring.stage import StageState
 from hoist.errors import InvalidDockerfile, InvalidInput
+from hoist.image import Image
 from hoist.model.platform import Platform, local_platform
 
 if TYPE_CHECKING:
     from hoist.client import Client
-    from hoist.image import Image
-    from hoist.model.reference import ImageRef
+    from hoist.location import Location
 
 __all__ = ["Bases", "platform_args"]
 
@@ -42,16 +43,16 @@ def platform_args(target: Platform) -> dict[str, str | None]:
 
 
 class Bases:
-    """Opens base images through ``client``; errors name the Dockerfile line (``fail``)."""
+    """Opens base images where ``client`` finds them; errors name the Dockerfile line (``fail``)."""
 
     def __init__(self, client: Client, fail: Callable[[str, int], InvalidDockerfile]) -> None:
         self.client = client
         self.fail = fail
         self.images: dict[tuple[str, Platform | None], Image] = {}
 
-    def ref(self, text: str, line: int) -> ImageRef:
+    def location(self, text: str, line: int) -> Location:
         try:
-            return self.client.ref(text)
+            return self.client.at(text)
         except InvalidInput as exc:
             raise self.fail(str(exc), line) from None
 
@@ -61,20 +62,21 @@ class Bases:
         except InvalidInput as exc:
             raise self.fail(str(exc), line) from None
 
-    def image(self, ref: ImageRef, platform: Platform | None) -> Image:
+    def image(self, location: Location, platform: Platform | None) -> Image:
         """The image, opened once (a single-platform image serves every platform asked)."""
-        probe = self.images.get((str(ref), None))
+        name = str(location)
+        probe = self.images.get((name, None))
         if probe is not None and probe.index is None:
             return probe
-        image = self.images.get((str(ref), platform))
+        image = self.images.get((name, platform))
         if image is None:
-            image = self.client.image(ref, platform=platform)
-            self.images[(str(ref), platform)] = image
+            image = Image(location, platform=platform)
+            self.images[(name, platform)] = image
         return image
 
     def only_platform(self, text: str, line: int) -> Platform:
         """The image's platform when it has exactly one, else the local one."""
-        image = self.image(self.ref(text, line), None)
+        image = self.image(self.location(text, line), None)
         if image.index is None:
             return image.config.platform
         found = {str(p): p for p in image.index.platforms() if p.os != "unknown"}
@@ -82,18 +84,16 @@ class Bases:
 
     def stage(self, text: str, platform: Platform, line: int) -> StageState:
         """A stage on image ``text`` for ``platform``: its manifest and config read."""
-        image = self.image(self.ref(text, line), platform)
+        image = self.image(self.location(text, line), platform)
         actual = image.config.platform
         if (actual.os, actual.architecture) != (platform.os, platform.architecture):
             raise self.fail(f"FROM {text}: the image is for {actual}, not {platform}", line)
-        return StageState.from_image(
-            platform, image.manifest, image.config, image.store, image.ref, text
-        )
+        return StageState.on_base(image, platform, text)
 
-    def layers(self, text: str, platform: Platform, line: int) -> list[LayerRef]:
+    def layers(self, text: str, platform: Platform, line: int) -> list[DraftLayer]:
         """The layers of image ``text`` (for ``COPY --from=IMAGE``), not yet read."""
-        image = self.image(self.ref(text, line), platform)
+        image = self.image(self.location(text, line), platform)
         return [
-            LayerRef(desc, diff_id, store=image.store, ref=image.ref)
+            DraftLayer(desc, diff_id, location=image.location)
             for desc, diff_id in zip(image.layers, image.config.diff_ids, strict=False)
         ]

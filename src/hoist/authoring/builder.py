@@ -14,14 +14,17 @@ the context's file contents, modes and symlinks. Several platforms give an OCI i
 
 ::
 
-    from hoist.authoring.builder import BuildOptions, build
+    from hoist.authoring.builder import BuildOptions, image_build
     from hoist.client import Client
     from hoist.model.platform import Platform
 
     with Client() as client:
-        result = build(client, "./app", "registry.example/app:1", BuildOptions(
+        result = image_build(client, "./app", client.at("registry.example/app:1"), BuildOptions(
             platforms=(Platform("linux", "amd64"), Platform("linux", "arm64"))))
         print(result.descriptor.digest)
+
+The client resolves the Dockerfile's ``FROM`` and ``COPY --from`` images; the result goes to
+the location given.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from hoist.authoring.dockerfile import (
     parse_dockerfile,
     parse_instruction,
 )
+from hoist.authoring.draft import DraftLayer, rfc3339
 from hoist.authoring.options import (
     BuildOptions,
     BuildResult,
@@ -61,8 +65,8 @@ from hoist.authoring.options import (
     source_date_epoch,
 )
 from hoist.authoring.shellwords import process_word
+from hoist.authoring.stage import HISTORY_COMMENT, StageState
 from hoist.authoring.stagefs import StageFiles
-from hoist.authoring.state import LayerRef, StageState, rfc3339
 from hoist.authoring.steps import StepContext, apply_step
 from hoist.errors import HoistError, InvalidDockerfile, InvalidInput
 from hoist.layers.tarball import COMPRESSIONS, NewLayer
@@ -71,12 +75,12 @@ from hoist.model.descriptor import Descriptor
 from hoist.model.digest import digest_of
 from hoist.model.manifest import ImageManifest, Index
 from hoist.model.platform import Platform, local_platform
-from hoist.model.reference import ImageRef, LayoutReference
 
 if TYPE_CHECKING:
     from hoist.client import Client
+    from hoist.location import Location
 
-__all__ = ["BuildOptions", "BuildResult", "BuiltImage", "Step", "build"]
+__all__ = ["BuildOptions", "BuildResult", "BuiltImage", "Step", "image_build"]
 
 
 def _env(values: Mapping[str, str | None]) -> dict[str, str]:
@@ -191,7 +195,7 @@ class _Build:
             state = self.stage_state(parent, platform).clone()
         else:
             state = self.bases.stage(base, own, stage.line)
-            digest, count = state.base_digest, len(state.layers)
+            digest, count = state.base_digest, len(state.draft.layers)
             detail = f"{digest[:19]}, {count} layer{'s' * (count != 1)} reused"
             escape, name = self.df.escape, self.df.name
             triggers = [
@@ -250,7 +254,7 @@ class _Build:
                 return self.copy(state, instr, platform)
             created_by = apply_step(state, instr, ctx)
             if created_by is not None:
-                state.add_history(created_by, self.created)
+                state.draft.add_history(created_by, self.created, comment=HISTORY_COMMENT)
             return None
         except InvalidDockerfile:
             raise
@@ -292,7 +296,7 @@ class _Build:
                 plan, compression=self.options.compression, mtime=self.epoch, workdir=self.workdir
             )
             self.layers[plan] = layer
-        state.add_layer(LayerRef(layer.descriptor, layer.diff_id, new=layer))
+        state.draft.add_layer(DraftLayer(layer.descriptor, layer.diff_id, new=layer))
         for entry in plan:
             if entry.kind == "dir":
                 state.dirs[entry.dest] = (entry.mode, entry.uid, entry.gid)
@@ -300,7 +304,7 @@ class _Build:
         flags = [f"--chown={chown}"] if chown else []
         flags += [f"--chmod={chmod}"] if chmod else []
         created_by = " ".join([instr.keyword, *flags, *words]) + " # buildkit"
-        state.add_history(created_by, self.created, layer=True)
+        state.draft.add_history(created_by, self.created, layer=True, comment=HISTORY_COMMENT)
         return layer.descriptor
 
     def stage_files(self, source: str, platform: Platform, instr: Instruction) -> StageFiles:
@@ -313,7 +317,8 @@ class _Build:
                 raise self.fail(f"circular dependency detected on stage: {stage.label}", instr.line)
             if key not in self.files:
                 state = self.stage_state(stage, platform)
-                self.files[key] = StageFiles(state.layers, f"stage {stage.label}", self.workdir)
+                layers = state.draft.layers
+                self.files[key] = StageFiles(layers, f"stage {stage.label}", self.workdir)
             return self.files[key]
         key = ("image", source, platform)
         if key not in self.files:
@@ -344,7 +349,7 @@ class _Build:
             raise self.fail(RUN_ERROR, min(runs))
         return [s for s in self.df.stages if s.index in seen]
 
-    def run(self, dest: ImageRef) -> BuildResult:
+    def run(self, dst: Location) -> BuildResult:
         target = self.df.stages[-1]
         if self.options.target:
             found = self.df.find_stage(self.options.target)
@@ -362,44 +367,43 @@ class _Build:
         unused = sorted(set(self.options.build_args) - self.used)
         if unused:
             self.warnings.append(f"build-args not consumed by any ARG: {', '.join(unused)}")
-        return self.write(dest, states)
+        return self.write(dst, states)
 
-    def write(self, dest: ImageRef, states: list[StageState]) -> BuildResult:
-        store = self.client.store(dest)
+    def write(self, dst: Location, states: list[StageState]) -> BuildResult:
         multi = len(states) > 1
         images, children = [], []
         descriptor: Descriptor | None = None
         for state in states:
-            blob = state.config_blob(self.created)
+            draft = state.draft
+            blob = draft.config_blob(self.created)
             config = Descriptor(mt.OCI_CONFIG, digest_of(blob), len(blob))
-            manifest = ImageManifest.build(config, [x.descriptor for x in state.layers])
-            new = {x.descriptor.digest: x.new for x in state.layers if x.new is not None}
+            manifest = ImageManifest.build(config, [x.descriptor for x in draft.layers])
             descriptor = write_manifest(
-                store,
-                dest,
+                dst,
                 manifest,
                 blobs={config.digest: blob},
-                layers=list(new.values()),
+                layers=draft.new_layers(),
                 sources=state.sources,
                 tag=not multi,
             )
             images.append(BuiltImage(state.image_platform, manifest, blob))
             children.append(manifest.descriptor(platform=state.image_platform))
         if multi:
-            descriptor = write_index(store, dest, Index.build(children))
+            descriptor = write_index(dst, Index.build(children))
         assert descriptor is not None
-        return BuildResult(dest, descriptor, images, self.warnings)
+        return BuildResult(dst, descriptor, images, self.warnings)
 
 
-def build(
+def image_build(
     client: Client,
     context: str | os.PathLike[str],
-    dest: str | ImageRef,
+    dst: Location,
     options: BuildOptions | None = None,
     *,
     progress: Callable[[Step], None] | None = None,
 ) -> BuildResult:
-    """Build the Dockerfile in ``context`` and write the image to ``dest``.
+    """Build the Dockerfile in ``context`` and write the image to ``dst`` (a layout without
+    a tag gets ``latest``); ``client`` opens the images it builds on.
 
     Raises InvalidDockerfile (with the line) for what does not parse or cannot be built,
     InvalidInput for a bad context or option, and the store's errors when reading bases or
@@ -418,8 +422,7 @@ def build(
             raise InvalidInput(f"no Dockerfile at {path}") from None
     dockerfile = parse_dockerfile(text, name=path.name, allow_run=True)
     build_context = BuildContext.open(root, path)
-    ref = client.ref(dest)
-    if isinstance(ref, LayoutReference) and ref.tag is None and ref.digest is None:
-        ref = ref.with_tag("latest")
+    if dst.is_layout and dst.tag is None and dst.digest is None:
+        dst = dst.with_tag("latest")
     with tempfile.TemporaryDirectory(prefix="hoist-build-") as tmp:
-        return _Build(client, dockerfile, build_context, options, Path(tmp), progress).run(ref)
+        return _Build(client, dockerfile, build_context, options, Path(tmp), progress).run(dst)

@@ -8,37 +8,32 @@ from typing import TYPE_CHECKING
 
 from hoist.copy import blob_copy
 from hoist.errors import BlobNotFound
-from hoist.model.descriptor import Descriptor
-from hoist.model.manifest import ImageManifest, Index
 
 if TYPE_CHECKING:
     from hoist.layers.tarball import NewLayer
+    from hoist.location import Location
+    from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest
-    from hoist.model.reference import ImageRef
-    from hoist.store.base import Store
+    from hoist.model.manifest import ImageManifest, Index
 
-__all__ = ["Source", "write_index", "write_manifest"]
+__all__ = ["write_index", "write_manifest"]
 
 log = logging.getLogger(__name__)
 
-Source = tuple["Store", "ImageRef"]
-"""Where blobs the destination lacks can be copied (or mounted) from."""
-
 
 def write_manifest(
-    store: Store,
-    ref: ImageRef,
+    dst: Location,
     manifest: ImageManifest,
     *,
     blobs: Mapping[Digest, bytes] | None = None,
     layers: Sequence[NewLayer] = (),
-    sources: Sequence[Source] = (),
+    sources: Sequence[Location] = (),
     tag: bool = True,
 ) -> Descriptor:
-    """Put ``manifest`` at ``ref`` after every blob it names is there.
+    """Put ``manifest`` at ``dst`` after every blob it names is there.
 
     ``blobs`` are small new blobs (configs), ``layers`` new layers in temporary files; any
-    other blob is looked for at the destination, then copied or mounted from ``sources``.
+    other blob is looked for at the destination, then copied (or mounted) from ``sources``.
     With ``tag=False`` the manifest is put by digest only (a child of an index).
     """
     new = dict(blobs or {})
@@ -46,39 +41,33 @@ def write_manifest(
     for desc in manifest.referenced():
         if desc.digest in new:
             data = new[desc.digest]
-            store.blob_put(
-                ref, data, digest=desc.digest, size=len(data), media_type=desc.media_type
-            )
+            dst.blob_put(data, digest=desc.digest, size=len(data), media_type=desc.media_type)
         elif desc.digest in files:
             with files[desc.digest].open() as f:
-                store.blob_put(
-                    ref, f, digest=desc.digest, size=desc.size, media_type=desc.media_type
-                )
+                dst.blob_put(f, digest=desc.digest, size=desc.size, media_type=desc.media_type)
         else:
-            _reuse(store, ref, desc, sources)
-    target = ref if tag else ref.by_digest(manifest.digest)
-    return store.manifest_put(target, manifest)
+            _reuse(dst, desc, sources)
+    target = dst if tag else dst.by_digest(manifest.digest)
+    return target.manifest_put(manifest)
 
 
-def _reuse(store: Store, ref: ImageRef, desc: Descriptor, sources: Sequence[Source]) -> None:
+def _reuse(dst: Location, desc: Descriptor, sources: Sequence[Location]) -> None:
     try:
-        store.blob_head(ref, desc.digest)
+        dst.blob_head(desc.digest)
         return
     except BlobNotFound:
         pass
-    for src_store, src_ref in sources:
+    for src in sources:
         try:
-            blob_copy(src_store, src_ref, store, ref, desc)
+            blob_copy(src, dst, desc)
             return
         except BlobNotFound:
             continue
-    raise BlobNotFound(f"blob {desc.digest} is neither at {ref} nor at any source")
+    raise BlobNotFound(f"blob {desc.digest} is neither at {dst} nor at any source")
 
 
-def write_index(
-    store: Store, ref: ImageRef, index: Index, children: Sequence[ImageManifest] = ()
-) -> Descriptor:
-    """Put the given ``children`` by digest (they must be complete), then ``index`` at ``ref``."""
+def write_index(dst: Location, index: Index, children: Sequence[ImageManifest] = ()) -> Descriptor:
+    """Put the given ``children`` by digest (they must be complete), then ``index`` at ``dst``."""
     for child in children:
-        store.manifest_put(ref.by_digest(child.digest), child)
-    return store.manifest_put(ref, index)
+        dst.by_digest(child.digest).manifest_put(child)
+    return dst.manifest_put(index)

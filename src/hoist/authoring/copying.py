@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hoist.authoring.context import BuildContext, ContextEntry, has_wildcards
-from hoist.authoring.state import StageState
+from hoist.authoring.stage import StageState
 from hoist.errors import InvalidInput
 from hoist.layers.tarball import LayerBuilder, NewLayer
 
@@ -260,7 +260,7 @@ def plan_copy(
     state: StageState, req: CopyRequest, fs: SourceFS, warn: Callable[[str], None]
 ) -> tuple[PlanEntry, ...]:
     """What a COPY or ADD puts in its layer, in order."""
-    dest, dest_is_dir = _dest(req.dest, str(state.config.get("WorkingDir") or "/"))
+    dest, dest_is_dir = _dest(req.dest, str(state.draft.config.get("WorkingDir") or "/"))
     if len(req.sources) > 1 and not dest_is_dir:
         word = "ADD" if req.add else "COPY"
         raise InvalidInput(

@@ -12,9 +12,9 @@ from hoist.errors import InvalidInput
 from hoist.model.platform import Platform
 
 if TYPE_CHECKING:
+    from hoist.location import Location
     from hoist.model.descriptor import Descriptor
     from hoist.model.manifest import ImageManifest
-    from hoist.model.reference import ImageRef
 
 __all__ = [
     "BuildOptions",
@@ -69,7 +69,7 @@ class BuiltImage:
 class BuildResult:
     """Where the image went, what was put there (manifest or index), and any warnings."""
 
-    ref: ImageRef
+    location: Location
     descriptor: Descriptor
     images: list[BuiltImage]
     warnings: list[str]

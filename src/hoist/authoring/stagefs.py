@@ -25,7 +25,7 @@ from hoist.model.digest import CHUNK
 
 if TYPE_CHECKING:
     from hoist.authoring.copying import Node, PlanEntry
-    from hoist.authoring.state import LayerRef
+    from hoist.authoring.draft import DraftLayer
 
 __all__ = ["StageFiles"]
 
@@ -33,7 +33,7 @@ __all__ = ["StageFiles"]
 class StageFiles:
     """The filesystem the layers ``layers`` make together (``name`` for messages)."""
 
-    def __init__(self, layers: Sequence[LayerRef], name: str, workdir: Path) -> None:
+    def __init__(self, layers: Sequence[DraftLayer], name: str, workdir: Path) -> None:
         self.layers = list(layers)
         self.name = name
         self.workdir = workdir

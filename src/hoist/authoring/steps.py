@@ -17,6 +17,7 @@ import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from hoist.authoring import edits
 from hoist.authoring.dockerfile import Instruction
 from hoist.authoring.gofmt import (
     go_duration,
@@ -26,7 +27,7 @@ from hoist.authoring.gofmt import (
     parse_go_duration,
 )
 from hoist.authoring.shellwords import process_word, process_words
-from hoist.authoring.state import StageState
+from hoist.authoring.stage import StageState
 
 __all__ = ["PLATFORM_ARGS", "StepContext", "apply_step", "parse_ports"]
 
@@ -63,7 +64,7 @@ class StepContext:
 
 
 def _shell(state: StageState) -> list[str]:
-    shell = state.config.get("Shell")
+    shell = state.draft.config.get("Shell")
     if shell:
         return list(shell)
     return ["cmd", "/S", "/C"] if state.platform.os == "windows" else ["/bin/sh", "-c"]
@@ -147,16 +148,17 @@ def apply_step(state: StageState, instr: Instruction, ctx: StepContext) -> str |
     def expand(word: str) -> str:
         return process_word(word, env, ctx.escape)
 
-    conf = state.config
+    draft = state.draft
     kw = instr.keyword
     if kw == "ENV":
         pairs = _pairs(instr, expand)
         for key, value in pairs:
-            state.set_env(key, value)
+            edits.set_env(draft, key, value)
+            state.vars[key] = value
         return "ENV " + " ".join(f"{k}={v}" for k, v in pairs)
     if kw == "LABEL":
         pairs = _pairs(instr, expand)
-        conf["Labels"] = {**(conf.get("Labels") or {}), **dict(pairs)}
+        edits.set_labels(draft, dict(pairs))
         return "LABEL " + " ".join(f"{k}={v}" for k, v in pairs)
     if kw == "ARG":
         return _arg(state, instr, ctx, expand)
@@ -167,27 +169,27 @@ def apply_step(state: StageState, instr: Instruction, ctx: StepContext) -> str |
         elif kw == "ENTRYPOINT" and not args:
             args = None
         if kw == "CMD":
-            conf["Cmd"] = args
+            edits.set_cmd(draft, args)
             state.cmd_set = True
         else:
-            conf["Entrypoint"] = args
+            edits.set_entrypoint(draft, args)
             if not state.cmd_set:
-                conf.pop("Cmd", None)
+                draft.config.pop("Cmd", None)  # an ENTRYPOINT resets an inherited CMD
         return f"{kw} {go_quote_slice(args)}"
     if kw == "EXPOSE":
         ports: list[str] = []
         for word in instr.args:
             for spec in process_words(word, env, ctx.escape):
                 ports.extend(parse_ports(spec))
-        conf["ExposedPorts"] = {**(conf.get("ExposedPorts") or {}), **{p: {} for p in ports}}
+        edits.expose(draft, ports)
         return "EXPOSE " + go_map_keys(ports)
     if kw == "WORKDIR":
         path = expand(instr.args[0])
         if not path:
             raise ValueError("WORKDIR: cannot normalize nothing")
-        current = conf.get("WorkingDir") or "/"
+        current = draft.config.get("WorkingDir") or "/"
         workdir = posixpath.normpath(posixpath.join("/", current, path))
-        conf["WorkingDir"] = workdir
+        edits.set_workdir(draft, workdir)
         parent = workdir
         while parent != "/":
             state.dir_paths.add(parent.lstrip("/"))
@@ -195,31 +197,32 @@ def apply_step(state: StageState, instr: Instruction, ctx: StepContext) -> str |
         return "WORKDIR " + workdir
     if kw == "USER":
         user = expand(instr.args[0])
-        conf["User"] = user
+        edits.set_user(draft, user)
         return "USER " + user
     if kw == "VOLUME":
         volumes = [expand(v) for v in instr.args]
         if "" in volumes:
             raise ValueError("VOLUME specified can not be an empty string")
-        conf["Volumes"] = {**(conf.get("Volumes") or {}), **{v: {} for v in volumes}}
+        edits.add_volumes(draft, volumes)
         return "VOLUME [" + " ".join(volumes) + "]"
     if kw == "STOPSIGNAL":
         signal = expand(instr.args[0])
         name = signal.upper().removeprefix("SIG")
         if not (signal.isdigit() and int(signal) > 0) and name not in _SIGNALS:
             raise ValueError(f"Invalid signal: {signal}")
-        conf["StopSignal"] = signal
+        edits.set_stop_signal(draft, signal)
         return "STOPSIGNAL " + signal
     if kw == "HEALTHCHECK":
-        conf["Healthcheck"], created_by = _healthcheck(instr)
+        healthcheck, created_by = _healthcheck(instr)
+        edits.set_healthcheck(draft, healthcheck)
         return created_by
     if kw == "SHELL":
-        conf["Shell"] = list(instr.args)
+        edits.set_shell(draft, instr.args)
         return "SHELL [" + " ".join(instr.args) + "]"
     if kw == "ONBUILD":
-        conf["OnBuild"] = [*(conf.get("OnBuild") or []), instr.expression]
+        edits.add_onbuild(draft, instr.expression)
         return None
     if kw == "MAINTAINER":
-        state.author = instr.args[0]
+        edits.set_author(draft, instr.args[0])
         return "MAINTAINER " + instr.args[0]
     raise ValueError(f"{kw} is not a config-only instruction")

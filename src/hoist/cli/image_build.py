@@ -105,7 +105,7 @@ def build(
     The same context and Dockerfile give the same digest everywhere (times from
     SOURCE_DATE_EPOCH, else 0). Step lines go to stderr, the digest to stdout.
     """
-    from hoist.authoring.builder import build as run_build
+    from hoist.authoring.builder import image_build
     from hoist.authoring.options import BuildOptions
 
     options = BuildOptions(
@@ -121,7 +121,8 @@ def build(
         if not quiet:
             click.echo(format_step(step), err=True)
 
-    result = run_build(get_client(ctx), context, tag, options, progress=progress)
+    client = get_client(ctx)
+    result = image_build(client, context, client.at(tag), options, progress=progress)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not quiet:
@@ -130,7 +131,7 @@ def build(
             if len(result.images) > 1
             else f"{result.images[0].platform}"
         )
-        click.echo(f"wrote {result.ref} ({kind})", err=True)
+        click.echo(f"wrote {result.location} ({kind})", err=True)
     click.echo(str(result.descriptor.digest))
 
 

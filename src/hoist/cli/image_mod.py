@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from hoist.cli.common import get_client, platform_option
+from hoist.errors import InvalidInput
 
 if TYPE_CHECKING:
     from hoist.model.platform import Platform
@@ -27,8 +29,25 @@ def _layer_add(values: tuple[str, ...]) -> tuple[tuple[Path, str], ...]:
     out = []
     for value in values:
         path, _, dest = value.partition(":")
+        if not Path(path).exists():
+            raise InvalidInput(f"--layer-add {Path(path)}: no such file or directory")
         out.append((Path(path), dest))
     return tuple(out)
+
+
+def _json_list(flag: str, value: str | None) -> tuple[list[str] | None, bool]:
+    """``--entrypoint``/``--cmd`` JSON: (the list, or None to keep; whether to clear)."""
+    if value is None:
+        return None, False
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise InvalidInput(f'--{flag} wants JSON, e.g. \'["/bin/sh", "-c"]\'') from None
+    if parsed is None:
+        return None, True
+    if not (isinstance(parsed, list) and all(isinstance(x, str) for x in parsed)):
+        raise InvalidInput(f"--{flag} wants a JSON list of strings, or null")
+    return parsed, False
 
 
 @click.command("mod")
@@ -105,31 +124,36 @@ def image_mod(
 
     Each change adds a history entry; diff_ids, sizes and digests stay right.
     """
-    from hoist.authoring.mod import Changes, Rebase, mod_image
+    from hoist.authoring.mod import Changes, Rebase, image_mod
     from hoist.authoring.options import source_date_epoch
 
     if bool(create) == replace:
         raise click.UsageError("give exactly one of --create NEWREF and --replace")
+    if to_oci and to_docker:
+        raise InvalidInput("--to-oci and --to-docker are exclusive")
     client = get_client(ctx)
-    ref = client.ref(reference)
-    if replace and ref.digest is not None and ref.tag is None:
+    src = client.at(reference)
+    if replace and src.digest is not None and src.tag is None:
         raise click.UsageError("--replace needs a tag; use --create for a digest reference")
-    target = client.ref(create) if create else ref.with_tag(ref.tag)
+    dst = client.at(create) if create else src.with_tag(src.tag)
     rebase_spec = None
     if rebase:
         old, sep, new = rebase.partition(",")
         if not sep or not old or not new:
             raise click.BadParameter("want OLD_BASE,NEW_BASE", param_hint="--rebase")
-        old_ref, new_ref = client.ref(old), client.ref(new)
-        rebase_spec = Rebase(client.store(old_ref), old_ref, client.store(new_ref), new_ref)
+        rebase_spec = Rebase(client.at(old), client.at(new))
+    entrypoint_list, entrypoint_rm = _json_list("entrypoint", entrypoint)
+    cmd_list, cmd_rm = _json_list("cmd", cmd)
     changes = Changes(
         labels=_pairs(label, "--label"),
         labels_rm=label_rm,
         annotations=_pairs(annotation, "--annotation"),
         env=_pairs(env, "--env"),
         env_rm=env_rm,
-        entrypoint=entrypoint,
-        cmd=cmd,
+        entrypoint=entrypoint_list,
+        entrypoint_rm=entrypoint_rm,
+        cmd=cmd_list,
+        cmd_rm=cmd_rm,
         user=user,
         workdir=workdir,
         expose=expose,
@@ -147,10 +171,8 @@ def image_mod(
         epoch=source_date_epoch() if reproducible else None,
         layer_compress=layer_compress,
     )
-    desc = mod_image(
-        client.store(ref), ref, client.store(target), target, changes, platform=platform
-    )
-    click.echo(f"wrote {target}", err=True)
+    desc = image_mod(src, dst, changes, platform=platform)
+    click.echo(f"wrote {dst}", err=True)
     click.echo(str(desc.digest))
 
 
