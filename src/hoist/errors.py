@@ -22,21 +22,27 @@
      │    └── PlatformNotFound                 lists the platforms present
      ├── Unsupported                           a store cannot do this (an OCI layout cannot mount)
      ├── AuthError                             401/403 after every credential was tried
-     ├── RegistryError                         an error body from a registry (code, message, detail)
+     ├── RegistryError                         an error answer from a registry (code, message,
+     │                                         detail); ``code`` is an ErrorCode, or None when
+     │                                         the answer carried no error body (a HEAD)
      └── TransportError                        connection failed, timed out, retries exhausted
 
 The CLI prints ``error: <str(exc)>`` and exits 1 for any HoistError (2 for usage errors).
+:class:`ErrorCode` holds the distribution spec's error codes, shared by the registry client
+and ``hoist serve``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
     "AuthError",
     "BlobNotFound",
     "DigestMismatch",
+    "ErrorCode",
     "HoistError",
     "InvalidConfig",
     "InvalidDigest",
@@ -167,23 +173,59 @@ class AuthError(HoistError):
     """Authentication or authorisation failed."""
 
 
+class ErrorCode(StrEnum):
+    """The error codes of the OCI distribution spec (v1.1), the only ones a JSON error body
+    may carry. A member equals its name as a string: ``ErrorCode.BLOB_UNKNOWN == "BLOB_UNKNOWN"``.
+    """
+
+    BLOB_UNKNOWN = "BLOB_UNKNOWN"
+    BLOB_UPLOAD_INVALID = "BLOB_UPLOAD_INVALID"
+    BLOB_UPLOAD_UNKNOWN = "BLOB_UPLOAD_UNKNOWN"
+    DIGEST_INVALID = "DIGEST_INVALID"
+    MANIFEST_BLOB_UNKNOWN = "MANIFEST_BLOB_UNKNOWN"
+    MANIFEST_INVALID = "MANIFEST_INVALID"
+    MANIFEST_UNKNOWN = "MANIFEST_UNKNOWN"
+    NAME_INVALID = "NAME_INVALID"
+    NAME_UNKNOWN = "NAME_UNKNOWN"
+    SIZE_INVALID = "SIZE_INVALID"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    DENIED = "DENIED"
+    UNSUPPORTED = "UNSUPPORTED"
+    TOOMANYREQUESTS = "TOOMANYREQUESTS"
+
+    @classmethod
+    def parse(cls, text: str) -> ErrorCode | str:
+        """The member named ``text``, else ``text`` itself (a code only one registry uses)."""
+        try:
+            return cls(text)
+        except ValueError:
+            return text
+
+
 class RegistryError(HoistError):
-    """An error answered by a registry, with the spec's code, message and detail."""
+    """An error answered by a registry, with the spec's code, message and detail.
+
+    ``code`` is an :class:`ErrorCode` for a spec code, the registry's own string for a code the
+    spec lacks, and None for an answer that had only a status (``HTTP 404`` in the message).
+    """
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode | str | None,
         message: str,
         *,
         status: int = 0,
         detail: Any = None,
         where: str = "",
     ) -> None:
-        text = f"{code}: {message}" if message else code
+        if code is not None:
+            code = ErrorCode.parse(code)
+        label = code if code is not None else f"HTTP {status}"
+        text = f"{label}: {message}" if message else label
         if where:
             text += f" ({where})"
         super().__init__(text)
-        self.code = code
+        self.code: ErrorCode | str | None = code
         self.message = message
         self.status = status
         self.detail = detail

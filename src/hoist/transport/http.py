@@ -10,8 +10,9 @@
         for chunk in b: ...
 
 Unexpected statuses raise (see :func:`hoist.transport.response.status_error`): 401/403 from the
-registry -> AuthError; a registry error body -> RegistryError with ``.code`` and ``.status`` (a
-store maps 404 + MANIFEST_UNKNOWN/BLOB_UNKNOWN/NAME_UNKNOWN, or 404 on HEAD, to NotFound);
+registry -> AuthError; any other error -> RegistryError with ``.code`` (an ErrorCode; None
+without an error body) and ``.status`` (a store maps 404 + MANIFEST_UNKNOWN/BLOB_UNKNOWN/
+NAME_UNKNOWN, or a body-less 404, to NotFound);
 connection failures and exhausted retries -> TransportError with a one-line message.
 """
 

@@ -151,7 +151,7 @@ def status_error(response: Response, method: str, *, auth: str | None) -> HoistE
 
     ``auth`` describes how the request was authenticated at its registry (``as alice``); a 401 or
     403 then is an AuthError. Anything else is a RegistryError carrying the registry's ``code``
-    (or ``HTTP <status>`` when the body has none) and ``status``.
+    (an :class:`~hoist.errors.ErrorCode`; None when the body has none) and ``status``.
     """
     try:
         body = b"" if method == "HEAD" else response.read(MAX_ERROR_BODY)
@@ -175,7 +175,7 @@ def status_error(response: Response, method: str, *, auth: str | None) -> HoistE
             message += "; " + "; ".join(f"{c}: {m}" for c, m, _ in errors[1:])
         return RegistryError(code, message, status=status, detail=detail, where=target)
     text = error_summary(body) or response.reason
-    return RegistryError(f"HTTP {status}", text, status=status, where=target)
+    return RegistryError(None, text, status=status, where=target)
 
 
 def exception_reason(exc: BaseException) -> str:

@@ -1,91 +1,135 @@
-"""Tag lists and the catalog of a registry, page by page (``n``, ``last``, ``Link``)."""
+"""Tags of a registry: lists and the catalog page by page (``n``, ``last``, ``Link``), and
+deleting one tag while the image it named (and its other tags) survive."""
 
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from hoist.errors import NotFound, RegistryError
-from hoist.store.registry.base import MANIFEST_NOT_FOUND, RegistryBase, registry_ref
+from hoist.errors import NotFound, RegistryError, Unsupported
+from hoist.model.descriptor import EMPTY_DESCRIPTOR
+from hoist.model.manifest import ImageManifest
+from hoist.store.registry.connection import MANIFEST_NOT_FOUND, not_found
+from hoist.store.registry.manifests import manifest_delete, manifest_head, manifest_put
+from hoist.store.registry.uploads import blob_put
 
 if TYPE_CHECKING:
-    from hoist.model.reference import ImageRef, Reference
+    from hoist.model.reference import Reference
+    from hoist.store.registry.connection import Connection
 
-__all__ = ["MAX_PAGES", "TagsMixin"]
+__all__ = ["MAX_PAGES", "repo_list", "tag_delete", "tag_list", "tag_list_page"]
+
+log = logging.getLogger(__name__)
 
 MAX_PAGES = 10_000
 """Tag or catalog pages followed at most (a registry whose Link never ends is an error)."""
 
 
-class TagsMixin(RegistryBase):
-    """``tag_list``, ``tag_list_page`` and ``repo_list`` of the registry store."""
+def _paginate(
+    conn: Connection,
+    r: Reference,
+    path: str,
+    key: str,
+    scopes: list[str],
+    limit: int | None,
+    last: str | None,
+) -> Iterator[str]:
+    query: list[tuple[str, str]] = []
+    if limit:
+        query.append(("n", str(limit)))
+    if last:
+        query.append(("last", last))
+    url: str | None = path
+    count = 0
+    seen: set[str] = set()
+    while url:
+        if url in seen or len(seen) >= MAX_PAGES:
+            raise RegistryError(
+                None, f"{key} pagination does not end ({len(seen)} pages)", status=200
+            )
+        seen.add(url)
+        try:
+            response = conn.transport.request("GET", r.api_host, url, query=query, scopes=scopes)
+        except RegistryError as exc:
+            if key == "tags":
+                not_found(exc, MANIFEST_NOT_FOUND, NotFound, f"repository {r.name}")
+            raise
+        body = response.read()
+        try:
+            items = json.loads(body).get(key) or []
+        except (ValueError, AttributeError):
+            raise RegistryError(None, f"malformed {key} list", status=200) from None
+        for item in items:
+            yield str(item)
+            count += 1
+            if limit and count >= limit:
+                return
+        url = _next_link(response.headers.get("Link"))
+        query = []
 
-    def _paginate(
-        self,
-        r: Reference,
-        path: str,
-        key: str,
-        scopes: list[str],
-        limit: int | None,
-        last: str | None,
-    ) -> Iterator[str]:
-        query: list[tuple[str, str]] = []
-        if limit:
-            query.append(("n", str(limit)))
-        if last:
-            query.append(("last", last))
-        url: str | None = path
-        count = 0
-        seen: set[str] = set()
-        while url:
-            if url in seen or len(seen) >= MAX_PAGES:
-                raise RegistryError(
-                    "HTTP 200", f"{key} pagination does not end ({len(seen)} pages)", status=200
-                )
-            seen.add(url)
-            try:
-                response = self.transport.request(
-                    "GET", r.api_host, url, query=query, scopes=scopes
-                )
-            except RegistryError as exc:
-                if key == "tags":
-                    self._not_found(exc, MANIFEST_NOT_FOUND, NotFound, f"repository {r.name}")
-                raise
-            body = response.read()
-            try:
-                items = json.loads(body).get(key) or []
-            except (ValueError, AttributeError):
-                raise RegistryError("HTTP 200", f"malformed {key} list", status=200) from None
-            for item in items:
-                yield str(item)
-                count += 1
-                if limit and count >= limit:
-                    return
-            url = _next_link(response.headers.get("Link"))
-            query = []
 
-    def tag_list(self, ref: ImageRef) -> list[str]:
-        r = registry_ref(ref)
-        tags = self._paginate(r, self._path(r, "tags", "list"), "tags", self._scope(r), None, None)
-        return sorted(set(tags))
+def tag_list(conn: Connection, r: Reference) -> list[str]:
+    """Every tag of ``r``'s repository, sorted (all pages)."""
+    tags = _paginate(conn, r, conn.path(r, "tags", "list"), "tags", conn.scope(r), None, None)
+    return sorted(set(tags))
 
-    def tag_list_page(
-        self, ref: ImageRef, *, limit: int | None = None, last: str | None = None
-    ) -> list[str]:
-        """One page of tags as the registry orders them: ``limit`` after ``last``."""
-        r = registry_ref(ref)
-        return list(
-            self._paginate(r, self._path(r, "tags", "list"), "tags", self._scope(r), limit, last)
+
+def tag_list_page(
+    conn: Connection, r: Reference, *, limit: int | None = None, last: str | None = None
+) -> list[str]:
+    """One page of tags as the registry orders them: ``limit`` after ``last``."""
+    return list(
+        _paginate(conn, r, conn.path(r, "tags", "list"), "tags", conn.scope(r), limit, last)
+    )
+
+
+def repo_list(
+    conn: Connection, r: Reference, *, limit: int | None = None, last: str | None = None
+) -> list[str]:
+    """Repository names of ``r``'s registry (the catalog), ``limit`` after ``last``."""
+    return list(
+        _paginate(conn, r, "/v2/_catalog", "repositories", ["registry:catalog:*"], limit, last)
+    )
+
+
+def tag_delete(conn: Connection, r: Reference) -> None:
+    """Delete only the tag ``r.tag``: a DELETE by tag where the registry allows one, else the
+    tag moved to a throw-away manifest that is deleted by digest."""
+    if r.tag is None:
+        raise Unsupported("no tag given to delete")
+    r = r.with_tag(r.tag)
+    manifest_head(conn, r)  # ManifestNotFound for a missing tag
+    try:
+        conn.transport.request(
+            "DELETE",
+            r.api_host,
+            conn.path(r, "manifests", r.tag or ""),
+            scopes=conn.scope(r, "pull,push,delete"),
+            expect=(202, 200),
         )
-
-    def repo_list(
-        self, ref: ImageRef, *, limit: int | None = None, last: str | None = None
-    ) -> list[str]:
-        r = registry_ref(ref)
-        return list(
-            self._paginate(r, "/v2/_catalog", "repositories", ["registry:catalog:*"], limit, last)
-        )
+        return
+    except RegistryError as exc:
+        if exc.status not in (400, 404, 405):
+            raise
+        log.debug("tag delete unsupported (%s); replacing the tag first", exc)
+    # Point the tag at a unique throw-away manifest, then delete that by digest, so the
+    # image the tag pointed at (and its other tags) survive. It has no subject: no referrers
+    # bookkeeping follows either step.
+    blob_put(conn, r, EMPTY_DESCRIPTOR.data or b"{}", digest=EMPTY_DESCRIPTOR.digest, size=2)
+    throwaway = ImageManifest.build(
+        EMPTY_DESCRIPTOR,
+        [],
+        artifact_type="application/vnd.hoist.tag-delete",
+        annotations={
+            "org.opencontainers.image.ref.name": r.tag or "",
+            "nonce": uuid.uuid4().hex,
+        },
+    )
+    manifest_put(conn, r, throwaway)
+    manifest_delete(conn, r.by_digest(throwaway.digest))
 
 
 def _next_link(header: str | None) -> str | None:
