@@ -21,9 +21,8 @@ from hoist.model.manifest import ImageManifest, Index
 
 if TYPE_CHECKING:
     from hoist.image import Image
+    from hoist.location import Location
     from hoist.model.descriptor import Descriptor
-    from hoist.model.reference import ImageRef
-    from hoist.store.base import Store
 
 __all__ = [
     "LayerDigests",
@@ -115,17 +114,17 @@ def list_layer_files(
 
 
 def blob_listing(
-    store: Store,
-    ref: ImageRef,
+    location: Location,
     digest: Digest,
     *,
     media_type: str | None = None,
     size: int | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> LayerListing:
-    """List any layer blob by digest; without a media type the compression is sniffed."""
+    """List any layer blob at ``location`` by digest; without a media type the compression is
+    sniffed from its first bytes."""
     with LayerStream(
-        store.blob_get(ref, digest, size),
+        location.blob_get(digest, size),
         media_type,
         name=f"layer {digest}",
         size_hint=size or 0,
@@ -199,7 +198,7 @@ def read_file(
     entry = tree.get(path)
     shown = "/" + path.lstrip("/")
     if entry is None:
-        raise NotFound(f"{shown}: no such file in {image.ref}")
+        raise NotFound(f"{shown}: no such file in {image.location}")
     if entry.kind == "dir":
         raise InvalidInput(f"{shown} is a directory")
     if entry.data is None:
@@ -257,10 +256,11 @@ def _check_diff_id(
         )
 
 
-def layer_descriptors(store: Store, ref: ImageRef) -> list[Descriptor]:
-    """Every layer descriptor under ``ref``: all platforms of an index, nested indexes too."""
+def layer_descriptors(location: Location) -> list[Descriptor]:
+    """Every layer descriptor under ``location``: all platforms of an index, nested indexes
+    too."""
     out: list[Descriptor] = []
-    todo = [store.manifest_get(ref)]
+    todo = [location.manifest_get()]
     seen: set[Digest] = set()
     while todo:
         manifest = todo.pop()
@@ -270,7 +270,7 @@ def layer_descriptors(store: Store, ref: ImageRef) -> list[Descriptor]:
         if isinstance(manifest, ImageManifest):
             out.extend(manifest.layers)
         elif isinstance(manifest, Index):
-            todo.extend(store.manifest_get(ref.by_digest(d.digest)) for d in manifest.manifests)
+            todo.extend(location.by_digest(d.digest).manifest_get() for d in manifest.manifests)
     return out
 
 
@@ -297,6 +297,6 @@ def match_layer(layers: Sequence[Descriptor], text: str) -> tuple[Digest, Descri
     raise InvalidInput(f"{text!r} matches {len(matches)} layers; give more of the digest")
 
 
-def find_layer(store: Store, ref: ImageRef, digest_prefix: str) -> tuple[Digest, Descriptor | None]:
-    """:func:`match_layer` over :func:`layer_descriptors` of the image ``ref`` names."""
-    return match_layer(layer_descriptors(store, ref), digest_prefix)
+def find_layer(location: Location, digest_prefix: str) -> tuple[Digest, Descriptor | None]:
+    """:func:`match_layer` over :func:`layer_descriptors` of the image at ``location``."""
+    return match_layer(layer_descriptors(location), digest_prefix)

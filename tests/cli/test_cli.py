@@ -103,6 +103,9 @@ def test_image_layers_maps_history(capsysbinary: pytest.CaptureFixture[bytes], l
         "COPY app.conf /etc/",
     ]
     assert all(r["digest"] != r["diff_id"] for r in layers)
+    # descriptor fields in OCI's spelling, as the image's manifest has them
+    assert [r["mediaType"] for r in layers] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 3
+    assert all("media_type" not in r for r in rows)
     empty = [r["created_by"] for r in rows if r["index"] is None]
     assert "ENV APP_PORT=8080" in empty and "EXPOSE 8080/tcp" in empty
     code, out, _ = run(capsysbinary, "image", "layers", f"{layout}:app")

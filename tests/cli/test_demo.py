@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hoist.image import Image
+from hoist.location import Location
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference
 from hoist.store.ocidir import OCIDirStore
@@ -36,6 +37,6 @@ def test_demo_walks_through_an_image(tmp_path: Path) -> None:
     assert "Stopped the registry and removed its files." in out
     assert "Traceback" not in done.stderr
     store = OCIDirStore()
-    app = Image(store, LayoutReference("ocidir", str(layout), "app"))
-    base = Image(store, LayoutReference("ocidir", str(layout), "base"), platform=AMD64)
+    app = Image(Location(store, LayoutReference("ocidir", str(layout), "app")))
+    base = Image(Location(store, LayoutReference("ocidir", str(layout), "base")), platform=AMD64)
     assert app.layers[0] in base.layers  # the shared layer the demo points at

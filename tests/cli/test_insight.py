@@ -162,17 +162,16 @@ def test_layer_ls_by_digest_or_prefix(capsysbinary: Capture, rich: str) -> None:
 
 def test_find_layer_library(rich: str) -> None:
     with Client() as client:
-        ref = client.ref(rich)
-        store = client.store(ref)
-        layers = client.image(ref).layers
-        assert layer_descriptors(store, ref) == list(layers)
+        where = client.at(rich)
+        layers = client.image(where).layers
+        assert layer_descriptors(where) == list(layers)
         desc = layers[1]
-        assert find_layer(store, ref, desc.digest.hex[:10]) == (desc.digest, desc)
-        assert find_layer(store, ref, str(desc.digest)[:20]) == (desc.digest, desc)
+        assert find_layer(where, desc.digest.hex[:10]) == (desc.digest, desc)
+        assert find_layer(where, str(desc.digest)[:20]) == (desc.digest, desc)
         other = digest_of(b"not a layer of this image")
-        assert find_layer(store, ref, str(other)) == (other, None)  # any blob, by full digest
+        assert find_layer(where, str(other)) == (other, None)  # any blob, by full digest
         with pytest.raises(NotFound, match="no layer of the image starts with '0000000'"):
-            find_layer(store, ref, "0000000")
+            find_layer(where, "0000000")
         with pytest.raises(InvalidInput, match="matches 3 layers"):
             match_layer(layers, "sha256:")
 

@@ -24,6 +24,8 @@ from hoist.model.platform import Platform
 from hoist.store.ocidir import OCIDirStore
 from hoist.testing.sample import SampleImage, build_image, make_layer, write_image
 
+ARM64 = Platform("linux", "arm64", "v8")
+
 
 def ocidir(root: Path, tag: str) -> str:
     return f"ocidir://{root}:{tag}"
@@ -38,7 +40,9 @@ def _nodes(node: TreeNode, kind: str) -> list[TreeNode]:
 
 def test_tree_marks_the_shared_base_layer(samples: Path) -> None:
     with Client() as client:
-        base, app = insight.build_trees(client, [ocidir(samples, "base"), ocidir(samples, "app")])
+        base, app = insight.image_tree(
+            [client.at(ocidir(samples, "base")), client.at(ocidir(samples, "app"))]
+        )
     assert base.root.kind == "index" and app.root.kind == "manifest"
     platforms = [n.platform for n in base.root.children]
     assert platforms == ["linux/amd64", "linux/arm64/v8"]
@@ -57,8 +61,8 @@ def test_tree_marks_the_shared_base_layer(samples: Path) -> None:
 
 def test_tree_with_platform_and_referrers(samples: Path) -> None:
     with Client() as client:
-        (base,) = insight.build_trees(client, [ocidir(samples, "base")], platform=AMD64)
-        (app,) = insight.build_trees(client, [ocidir(samples, "app")], referrers=True)
+        (base,) = insight.image_tree([client.at(ocidir(samples, "base"))], platform=AMD64)
+        (app,) = insight.image_tree([client.at(ocidir(samples, "app"))], referrers=True)
     assert [n.platform for n in base.root.children] == ["linux/amd64"]
     referrers = _nodes(app.root, "referrer")
     assert [r.artifact_type for r in referrers] == ["application/vnd.example.signature"]
@@ -70,8 +74,9 @@ def test_tree_with_platform_and_referrers(samples: Path) -> None:
 
 def test_dot_output_parses_and_has_one_node_per_digest(samples: Path, tmp_path: Path) -> None:
     with Client() as client:
-        trees = insight.build_trees(
-            client, [ocidir(samples, "base"), ocidir(samples, "app")], referrers=True
+        trees = insight.image_tree(
+            [client.at(ocidir(samples, "base")), client.at(ocidir(samples, "app"))],
+            referrers=True,
         )
     dot = insight.to_dot(trees)
     shared = str(_nodes(trees[1].root, "layer")[0].digest)
@@ -96,19 +101,38 @@ def test_svg_without_graphviz_says_what_to_install(
 # --------------------------------------------------------------------------- check-base
 
 
+def _check_base(client: Client, image: str, base: str) -> insight.BaseCheck:
+    return insight.image_check_base(client.image(image), client.image(base))
+
+
 def test_check_base_up_to_date(samples: Path) -> None:
     with Client() as client:
-        result = insight.check_base(client, ocidir(samples, "app"), ocidir(samples, "base"))
+        result = _check_base(client, ocidir(samples, "app"), ocidir(samples, "base"))
     assert result.up_to_date and result.status == "up to date"
     assert result.platform == "linux/amd64" and result.compared_by == "diff_id"
     assert len(result.shared) == 1 and not result.base_new and not result.image_old
     assert result.to_dict()["shared"][0]["index"] == 0
 
 
+def test_check_base_resolves_the_base_to_the_image_platform(
+    samples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # on an arm64 machine the base index would pick arm64; the app's platform wins
+    monkeypatch.setattr("hoist.image.local_platform", lambda: ARM64)
+    with Client() as client:
+        app, base = client.image(ocidir(samples, "app")), client.image(ocidir(samples, "base"))
+        result = insight.image_check_base(app, base)
+        amd64 = client.image(ocidir(samples, "base"), platform=AMD64).manifest.digest
+        arm64 = client.image(ocidir(samples, "base"), platform="linux/arm64").manifest.digest
+        given = insight.image_check_base(app, client.image(ocidir(samples, "base"), platform=ARM64))
+    assert result.up_to_date and result.base_digest == amd64
+    assert not given.up_to_date and given.base_digest == arm64  # a base's own platform stays
+
+
 def test_check_base_moved_on(samples: Path) -> None:
     with Client() as client:
-        moved = insight.check_base(client, ocidir(samples, "app"), ocidir(samples, "base-v2"))
-        plus = insight.check_base(client, ocidir(samples, "app"), ocidir(samples, "base-plus"))
+        moved = _check_base(client, ocidir(samples, "app"), ocidir(samples, "base-v2"))
+        plus = _check_base(client, ocidir(samples, "app"), ocidir(samples, "base-plus"))
         app = client.image(ocidir(samples, "app"))
         app_layers = [x.digest for x in app.layers]
     assert not moved.up_to_date and moved.status == "not built on this base"
@@ -148,7 +172,7 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 def test_diff_finds_config_layer_and_file_changes(versions: tuple[str, str]) -> None:
     with Client() as client:
         a, b = (client.image(v) for v in versions)
-        result = insight.diff_images(a, b, files=True)
+        result = insight.image_diff(a, b, files=True)
     changes = {(c.key, c.kind): (c.old, c.new) for c in result.changes}
     assert changes[("env A", "changed")] == ("1", "2")
     assert changes[("env B", "added")] == (None, "1")
@@ -173,7 +197,7 @@ def test_diff_finds_config_layer_and_file_changes(versions: tuple[str, str]) -> 
 def test_diff_of_an_image_with_itself_is_empty(versions: tuple[str, str]) -> None:
     with Client() as client:
         a = client.image(versions[0])
-        result = insight.diff_images(a, client.image(versions[0]), files=True)
+        result = insight.image_diff(a, client.image(versions[0]), files=True)
     assert result.identical and result.files == []
     assert insight.diff.render_text(result).endswith("identical")
 
@@ -183,8 +207,7 @@ def test_diff_of_an_image_with_itself_is_empty(versions: tuple[str, str]) -> Non
 
 def _verify(ref: str, platform: Platform | None = None) -> insight.VerifyReport:
     with Client() as client:
-        parsed = client.ref(ref)
-        return insight.verify_image(client.store(parsed), parsed, platform=platform)
+        return insight.image_verify(client.at(ref), platform=platform)
 
 
 def test_verify_passes_on_good_images(samples: Path) -> None:

@@ -79,6 +79,7 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
     from hoist.copy import image_copy
     from hoist.files import layer_digests
     from hoist.image import Image
+    from hoist.location import Location
     from hoist.model.manifest import Index
     from hoist.model.platform import Platform
     from hoist.model.reference import Reference
@@ -88,6 +89,7 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
     store = RegistryStore(credentials=None, settings={host: RegistrySettings(tls="disabled")})
     base_ref = Reference(host, "demo/base", "v1")
     app_ref = Reference(host, "demo/app", "v1")
+    base_at, app_at = Location(store, base_ref), Location(store, app_ref)
     try:
         write_samples(store, base_ref, app_ref)
 
@@ -97,14 +99,14 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
             "The base image is an index: one manifest per platform",
             f"hoist manifest get {base_ref} --format text",
         )
-        index = store.manifest_get(base_ref)
+        index = base_at.manifest_get()
         assert isinstance(index, Index)
         table = Table("platform", "manifest digest", "size", box=None)
         for d in index.manifests:
             table.add_row(str(d.platform), str(d.digest), f"{d.size} B")
         console.print(table)
 
-        amd64 = Image(store, base_ref, platform=Platform("linux", "amd64"))
+        amd64 = Image(base_at, platform=Platform("linux", "amd64"))
         m = amd64.manifest
         _step(
             console,
@@ -136,7 +138,7 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
             Syntax(json.dumps(shown, indent=2), "json", theme="ansi_dark", word_wrap=True)
         )
 
-        app = Image(store, app_ref)
+        app = Image(app_at)
         _step(
             console,
             5,
@@ -145,12 +147,12 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
         )
         table = Table("#", "layer digest", "size", "history step", box=None)
         for row in app.layer_rows():
-            by = row["created_by"] or ""
-            if row["index"] is None:
+            by = row.created_by or ""
+            if row.index is None:
                 table.add_row("-", "[dim](config only)[/]", "", f"[dim]{by}[/]")
             else:
-                digest, size = row.get("digest", "?"), row.get("size", 0)
-                table.add_row(str(row["index"]), digest[:19], human_size(size), by)
+                digest = str(row.digest) if row.digest else "?"
+                table.add_row(str(row.index), digest[:19], human_size(row.size or 0), by)
         console.print(table)
 
         _step(
@@ -185,7 +187,7 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
             "Copy on the registry: blobs are mounted, not moved",
             f"hoist image copy {base_ref} {host}/mirror/base:v1",
         )
-        result = image_copy(store, base_ref, store, Reference(host, "mirror/base", "v1"))
+        result = image_copy(base_at, Location(store, Reference(host, "mirror/base", "v1")))
         console.print(
             f"{len(result.mounted)} blobs mounted, {len(result.copied)} uploaded "
             f"({result.bytes_copied} bytes); digest kept: {result.descriptor.digest}"
@@ -197,18 +199,17 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
             "Retag: one manifest PUT, no layers copied",
             f"hoist tag add {app_ref} stable",
         )
-        store.manifest_put(app_ref.with_tag("stable"), app.top)
-        tags = store.tag_list(app_ref)
+        app_at.with_tag("stable").manifest_put(app.top)
+        tags = app_at.tag_list()
         console.print(f"demo/app tags: {', '.join(tags)} -> both {app.top.digest}")
         if layout:
             from hoist.model.reference import LayoutReference
             from hoist.store.ocidir import OCIDirStore
 
             target = LayoutReference("ocidir", str(Path(layout).resolve()), None)
-            for ref in (base_ref, app_ref):
-                image_copy(
-                    store, ref, OCIDirStore(), target.with_tag(ref.repository.split("/")[-1])
-                )
+            layout_store = OCIDirStore()
+            for src, name in ((base_at, "base"), (app_at, "app")):
+                image_copy(src, Location(layout_store, target.with_tag(name)))
             console.print(f"\nThe images are in {target} too (tags base, app): try")
             console.print(f"$ hoist image inspect {target.with_tag('app')}", style="bold green")
     finally:

@@ -18,6 +18,7 @@ from hoist.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from hoist.files import LayerDigests
     from hoist.image import Image
     from hoist.model.platform import Platform
 
@@ -39,7 +40,7 @@ def _image(ctx: click.Context, reference: str, platform: Platform | None) -> Ima
 def image_digest(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
     """Print the digest REFERENCE names (with --platform: that platform's manifest)."""
     img = _image(ctx, reference, platform)
-    desc = img.store.manifest_head(img.ref) if platform is None else img.manifest.descriptor()
+    desc = img.location.manifest_head() if platform is None else img.manifest.descriptor()
     if fmt == "json":
         emit_json(desc.to_dict())
     else:
@@ -86,23 +87,24 @@ def image_ratelimit(ctx: click.Context, reference: str, fmt: str) -> None:
 def image_inspect(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
     """Show an image like `docker image inspect`, straight from where it lives."""
     img = _image(ctx, reference, platform)
-    data = img.inspect()
+    info = img.inspect()
     if fmt == "json":
-        emit_json(data)
+        emit_json(info.to_dict())
         return
-    conf = data["Config"]
+    conf = info.config
+    platform_text = str(img.config.platform)
     rows: list[tuple[str, Any]] = [
-        ("Name:", str(img.ref)),
-        ("Digest:", data["Digest"]),
-        ("MediaType:", data["MediaType"]),
-        ("Id (config):", data["Id"]),
-        ("Created:", data["Created"] or "-"),
-        ("Platform:", str(img.config.platform)),
-        ("Size:", human_size(data["Size"]) + f" in {len(data['Layers'])} layers (compressed)"),
+        ("Name:", str(img.location)),
+        ("Digest:", str(info.digest)),
+        ("MediaType:", info.media_type),
+        ("Id (config):", str(info.id)),
+        ("Created:", info.created or "-"),
+        ("Platform:", platform_text),
+        ("Size:", human_size(info.size) + f" in {len(info.layers)} layers (compressed)"),
     ]
-    if img.index is not None:
-        rows.insert(1, ("Index:", f"{img.index.digest} ({img.index.media_type})"))
-        others = [p for p in data["Index"]["Platforms"] if p != str(img.config.platform)]
+    if info.index is not None:
+        rows.insert(1, ("Index:", f"{info.index.digest} ({info.index.media_type})"))
+        others = [str(p) for p in info.index.platforms if str(p) != platform_text]
         rows.append(("Other platforms:", ", ".join(others) or "-"))
     for key in ("User", "WorkingDir", "Entrypoint", "Cmd", "StopSignal"):
         if conf.get(key):
@@ -121,7 +123,7 @@ def image_inspect(ctx: click.Context, reference: str, platform: Platform | None,
                 for v in values:
                     click.echo(f"  {v}")
     click.echo("RootFS (diff_ids):")
-    for d in data["RootFS"]["Layers"]:
+    for d in info.diff_ids:
         click.echo(f"  {d}")
 
 
@@ -154,38 +156,46 @@ def image_layers(
     """
     img = _image(ctx, reference, platform)
     rows = img.layer_rows()
+    computed: dict[int, LayerDigests] = {}
     if diff_ids:  # stream each layer once: its digest verified, its diff_id computed
         from hoist.files import layer_digests
 
-        for r in (r for r in rows if r["index"] is not None and r["index"] < len(img.layers)):
-            computed = layer_digests(img, r["index"])
-            r.update(computed_diff_id=str(computed.diff_id), diff_id_match=computed.ok)
+        for r in rows:
+            if r.index is not None and r.layer is not None:
+                computed[r.index] = layer_digests(img, r.index)
     if fmt == "json":
-        emit_json(rows)
+        out_rows = []
+        for r in rows:
+            row = r.to_dict()
+            got = computed.get(r.index) if r.index is not None else None
+            if got is not None:
+                row.update(computed_diff_id=str(got.diff_id), diff_id_match=got.ok)
+            out_rows.append(row)
+        emit_json(out_rows)
         return
     out: list[tuple[Any, ...]] = []
     for r in rows:
-        created_by = r.get("created_by") or ""
+        created_by = r.created_by or ""
         if not no_trunc and len(created_by) > 60:
             created_by = created_by[:57] + "..."
-        if r["index"] is None:
+        if r.index is None:
             out.append(("-", "(config only)", "", "", "", created_by))
         else:
+            media_type = r.media_type or ""
             out.append(
                 (
-                    r["index"],
-                    _short(r.get("digest", "?"), no_trunc),
-                    r.get("media_type", "").rsplit(".", 1)[-1]
-                    if not no_trunc
-                    else r.get("media_type"),
-                    human_size(r.get("size", 0)),
-                    _short(r.get("diff_id") or "?", no_trunc),
+                    r.index,
+                    _short(str(r.digest) if r.digest else "?", no_trunc),
+                    media_type if no_trunc else media_type.rsplit(".", 1)[-1],
+                    human_size(r.size or 0),
+                    _short(str(r.diff_id) if r.diff_id else "?", no_trunc),
                     created_by,
                 )
             )
-        if diff_ids and r["index"] is not None:
-            mark = "ok" if r.get("diff_id_match") else "MISMATCH"
-            shown = _short(r["computed_diff_id"], no_trunc) if "computed_diff_id" in r else "?"
+        if diff_ids and r.index is not None:
+            got = computed.get(r.index)
+            mark = "ok" if got is not None and got.ok else "MISMATCH"
+            shown = _short(str(got.diff_id), no_trunc) if got is not None else "?"
             out[-1] = (*out[-1][:5], f"{shown} {mark}", *out[-1][5:])
         elif diff_ids:
             out[-1] = (*out[-1][:5], "", *out[-1][5:])

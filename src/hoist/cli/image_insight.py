@@ -1,7 +1,7 @@
 """``hoist image`` insight commands: tree, check-base, diff, ls-files, get-file, unpack, verify.
 
 They are added to the ``image`` group at the bottom of :mod:`hoist.cli.image`. The library
-(:mod:`hoist.layers`, :mod:`hoist.insight`) does the work; these print it.
+(:mod:`hoist.files`, :mod:`hoist.insight`) does the work; these print it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from hoist.cli.common import emit_bytes, emit_json, format_option, get_client, platform_option
+from hoist.cli.common import (
+    emit_bytes,
+    emit_json,
+    format_option,
+    get_client,
+    get_location,
+    platform_option,
+)
 
 if TYPE_CHECKING:
     from hoist.image import Image
@@ -109,16 +116,23 @@ def image_tree(
     With several references, layers and configs more than one image uses are marked
     shared: stored once, pulled once. --format dot/svg draws the graph (svg runs Graphviz).
     """
-    from hoist.insight import build_trees, render_svg, to_dot
+    from hoist import insight
+    from hoist.errors import Unsupported
+    from hoist.insight import render_svg, to_dot
     from hoist.insight.tree import render_text
 
-    trees = build_trees(get_client(ctx), references, platform=platform, referrers=referrers)
+    locations = [get_location(ctx, text) for text in references]
+    trees = insight.image_tree(locations, platform=platform, referrers=referrers)
     if fmt == "json":
         emit_json([t.to_dict() for t in trees])
     elif fmt == "dot":
         click.echo(to_dot(trees, full=full), nl=False)
     elif fmt == "svg":
-        emit_bytes(render_svg(to_dot(trees, full=full)))
+        try:
+            svg = render_svg(to_dot(trees, full=full))
+        except Unsupported as exc:  # no Graphviz: say which format needs none
+            raise Unsupported(f"{exc} (or use --format dot)") from None
+        emit_bytes(svg)
     else:
         click.echo(render_text(trees, full=full))
 
@@ -145,10 +159,13 @@ def image_check_base(
 
     The base's layers must be the first layers of REFERENCE (compared by diff_id).
     """
-    from hoist.insight import check_base
+    from hoist import insight
     from hoist.insight._format import short_digest
 
-    result = check_base(get_client(ctx), reference, base_ref, platform=platform)
+    # the base is resolved to the image's platform unless --platform names one
+    result = insight.image_check_base(
+        _image(ctx, reference, platform), _image(ctx, base_ref, platform)
+    )
     if fmt == "json":
         emit_json(result.to_dict())
     else:
@@ -195,12 +212,12 @@ def image_diff(
 
     B is resolved to A's platform unless --platform says otherwise.
     """
-    from hoist.insight import diff_images
+    from hoist import insight
     from hoist.insight.diff import render_text
 
     img_a = _image(ctx, a, platform)
     img_b = _image(ctx, b, platform or img_a.config.platform)
-    result = diff_images(img_a, img_b, files=files)
+    result = insight.image_diff(img_a, img_b, files=files)
     if fmt == "json":
         emit_json(result.to_dict())
     else:
@@ -355,12 +372,11 @@ def image_verify(
 
     Without --platform every platform of an index is verified.
     """
-    from hoist.insight import verify_image
+    from hoist import insight
     from hoist.insight.verify import render_text
 
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    report = verify_image(client.store(ref), ref, platform=platform, max_bytes=max_size)
+    location = get_location(ctx, reference)
+    report = insight.image_verify(location, platform=platform, max_bytes=max_size)
     if fmt == "json":
         emit_json(report.to_dict())
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hoist.cli.common import format_option, get_client
+from hoist.cli.common import format_option, get_location
 from hoist.cli.image_insight import max_size_option, print_entries
 
 
@@ -30,17 +30,14 @@ def layer_ls(
     from hoist.errors import InvalidInput, NotFound
     from hoist.files import blob_listing, layer_descriptors, match_layer
 
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    store = client.store(ref)
-    layers = layer_descriptors(store, ref)
+    location = get_location(ctx, reference)
+    layers = layer_descriptors(location)
     try:
         found, desc = match_layer(layers, digest)
     except (NotFound, InvalidInput) as exc:  # DIGEST names no single layer: a usage error
         raise click.BadParameter(str(exc)) from None
     listing = blob_listing(
-        store,
-        ref,
+        location,
         found,
         media_type=desc.media_type if desc else None,
         size=desc.size if desc else None,

@@ -1,29 +1,29 @@
 """Image insight: trees and shared layers, base checks, diffs, end-to-end verification.
 
-::
+Each verb takes locations or images and returns a typed report with ``to_dict()``::
 
     from hoist.client import Client
     from hoist import insight
 
     with Client() as client:
-        trees = insight.build_trees(client, ["ocidir://oci:base", "ocidir://oci:app"])
+        base, app = client.at("ocidir://oci:base"), client.at("ocidir://oci:app")
+        trees = insight.image_tree([base, app])
         print(insight.tree.render_text(trees))            # shared layers marked
         print(insight.to_dot(trees))                       # Graphviz
-        check = insight.check_base(client, "ocidir://oci:app", "ocidir://oci:base")
+        check = insight.image_check_base(client.image(app), client.image(base))
         print(check.status)                                # up to date / rebuild needed
         a, b = client.image("ocidir://oci:v1"), client.image("ocidir://oci:v2")
-        print(insight.diff.render_text(insight.diff_images(a, b, files=True)))
-        img = client.image("ocidir://oci:app")
-        report = insight.verify_image(img.store, img.ref)  # every digest, size, diff_id
+        print(insight.diff.render_text(insight.image_diff(a, b, files=True)))
+        report = insight.image_verify(app)                 # every digest, size, diff_id
         print(insight.verify.render_text(report))
 """
 
 from hoist.insight import base, diff, dot, tree, verify
-from hoist.insight.base import BaseCheck, check_base
-from hoist.insight.diff import ImageDiff, diff_images
+from hoist.insight.base import BaseCheck, image_check_base
+from hoist.insight.diff import ImageDiff, image_diff
 from hoist.insight.dot import render_svg, to_dot
-from hoist.insight.tree import ImageTree, TreeNode, build_tree, build_trees
-from hoist.insight.verify import Check, VerifyReport, verify_image
+from hoist.insight.tree import ImageTree, TreeNode, image_tree
+from hoist.insight.verify import Check, VerifyReport, image_verify
 
 __all__ = [
     "BaseCheck",
@@ -33,15 +33,14 @@ __all__ = [
     "TreeNode",
     "VerifyReport",
     "base",
-    "build_tree",
-    "build_trees",
-    "check_base",
     "diff",
-    "diff_images",
     "dot",
+    "image_check_base",
+    "image_diff",
+    "image_tree",
+    "image_verify",
     "render_svg",
     "to_dot",
     "tree",
     "verify",
-    "verify_image",
 ]

@@ -2,22 +2,27 @@
 
 Layers are compared by diff_id (the uncompressed digest, from the configs) when both
 configs list one per layer, so a recompressed base still counts as the same; otherwise by
-the compressed digests in the manifests.
+the compressed digests in the manifests::
+
+    check = image_check_base(client.image("ocidir://oci:app"), client.image("ocidir://oci:base"))
+    print(check.status)                     # up to date / rebuild needed / not built on this base
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hoist.image import Image
 from hoist.model.digest import Digest
 
-if TYPE_CHECKING:
-    from hoist.client import Client
-    from hoist.image import Image
-    from hoist.model.platform import Platform
-
-__all__ = ["ANNOTATION_BASE_DIGEST", "ANNOTATION_BASE_NAME", "BaseCheck", "LayerRef", "check_base"]
+__all__ = [
+    "ANNOTATION_BASE_DIGEST",
+    "ANNOTATION_BASE_NAME",
+    "BaseCheck",
+    "LayerRef",
+    "image_check_base",
+]
 
 ANNOTATION_BASE_DIGEST = "org.opencontainers.image.base.digest"
 ANNOTATION_BASE_NAME = "org.opencontainers.image.base.name"
@@ -97,8 +102,14 @@ def _layers(img: Image) -> list[LayerRef]:
     ]
 
 
-def compare(image: Image, base: Image) -> BaseCheck:
-    """Compare two resolved images (each already at one platform)."""
+def image_check_base(image: Image, base: Image) -> BaseCheck:
+    """Is ``image`` built on the current ``base``? The base's layers must be its first ones.
+
+    A ``base`` made without a platform is resolved to the platform of ``image`` (so an index
+    base is compared by the same platform's manifest); one made with a platform is used as is.
+    """
+    if base.requested_platform is None:
+        base = Image(base.location, platform=image.config.platform)
     mine, theirs = _layers(image), _layers(base)
     by_diff_id = all(x.diff_id for x in mine + theirs)
 
@@ -111,8 +122,8 @@ def compare(image: Image, base: Image) -> BaseCheck:
     recorded = image.manifest.annotations.get(ANNOTATION_BASE_DIGEST)
     current = {str(base.top.digest), str(base.manifest.digest)}
     return BaseCheck(
-        image=str(image.ref),
-        base=str(base.ref),
+        image=str(image.location),
+        base=str(base.location),
         platform=str(image.config.platform),
         image_digest=image.manifest.digest,
         base_digest=base.manifest.digest,
@@ -125,14 +136,3 @@ def compare(image: Image, base: Image) -> BaseCheck:
         recorded_base=recorded,
         recorded_base_current=(recorded in current) if recorded else None,
     )
-
-
-def check_base(
-    client: Client, ref: str, base_ref: str, *, platform: Platform | None = None
-) -> BaseCheck:
-    """Is ``ref`` built on the current ``base_ref``? The base is resolved to the platform of
-    the image (``platform``, else the local one for an index, else the image's own)."""
-    image = client.image(ref, platform=platform)
-    wanted = platform if platform is not None else image.config.platform
-    base = client.image(base_ref, platform=wanted)
-    return compare(image, base)

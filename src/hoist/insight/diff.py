@@ -2,7 +2,11 @@
 
 File changes compare the merged filesystems (whiteouts applied) by type, mode, owner, size,
 link target and content sha256; modification times alone do not count as a change. Layers
-both images share are read once.
+both images share are read once::
+
+    a, b = client.image("ocidir://oci:v1"), client.image("ocidir://oci:v2")
+    result = image_diff(a, b, files=True)
+    print(render_text(result))              # + added, - removed, ~ changed, = same
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ if TYPE_CHECKING:
     from hoist.image import Image
     from hoist.layers.entries import Entry, LayerListing
 
-__all__ = ["Change", "FileChange", "ImageDiff", "LayerChange", "diff_images", "render_text"]
+__all__ = ["Change", "FileChange", "ImageDiff", "LayerChange", "image_diff", "render_text"]
 
 _FILE_FIELDS = ("kind", "mode", "uid", "gid", "size", "linkname", "content", "devmajor", "devminor")
 
@@ -222,9 +226,10 @@ def file_changes(
     return out
 
 
-def diff_images(a: Image, b: Image, *, files: bool = False) -> ImageDiff:
-    """Compare two images (each resolved to one platform)."""
-    result = ImageDiff(str(a.ref), str(b.ref), a.manifest.digest, b.manifest.digest)
+def image_diff(a: Image, b: Image, *, files: bool = False) -> ImageDiff:
+    """What changed from image ``a`` to image ``b`` (each resolved to one platform); with
+    ``files`` the merged filesystems too (every layer is read, shared ones once)."""
+    result = ImageDiff(str(a.location), str(b.location), a.manifest.digest, b.manifest.digest)
     result.changes = manifest_changes(a, b) + config_changes(a, b)
     result.layers = layer_changes(a, b)
     if files:

@@ -95,10 +95,7 @@ def render_svg(dot: str, *, timeout: float = 60.0) -> bytes:
     """Run Graphviz's ``dot -Tsvg``; Unsupported when it is not installed."""
     exe = shutil.which("dot")
     if exe is None:
-        raise Unsupported(
-            "svg output needs Graphviz's 'dot' program: apt-get install graphviz "
-            "(or use --format dot)"
-        )
+        raise Unsupported("svg output needs Graphviz's 'dot' program: apt-get install graphviz")
     proc = subprocess.run(
         [exe, "-Tsvg"], input=dot.encode(), capture_output=True, timeout=timeout, check=False
     )

@@ -1,7 +1,10 @@
 """Image trees: index -> platform manifests -> config and layers, with referrers.
 
-Given several references, every blob or manifest that more than one parent points to is
-marked ``shared``: the layers images have in common, stored (and pulled) once.
+Given several locations, every blob or manifest that more than one parent points to is
+marked ``shared``: the layers images have in common, stored (and pulled) once::
+
+    trees = image_tree([client.at("ocidir://oci:base"), client.at("ocidir://oci:app")])
+    print(render_text(trees))
 """
 
 from __future__ import annotations
@@ -16,14 +19,12 @@ from hoist.model import mediatype as mt
 from hoist.model.manifest import ImageManifest, Index, Manifest
 
 if TYPE_CHECKING:
-    from hoist.client import Client
+    from hoist.location import Location
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest
     from hoist.model.platform import Platform
-    from hoist.model.reference import ImageRef
-    from hoist.store.base import Store
 
-__all__ = ["ImageTree", "TreeNode", "build_tree", "build_trees", "render_text", "short_type"]
+__all__ = ["ImageTree", "TreeNode", "image_tree", "mark_shared", "render_text", "short_type"]
 
 MAX_REFERRER_DEPTH = 4
 
@@ -105,7 +106,7 @@ class TreeNode:
 
 @dataclass
 class ImageTree:
-    """The tree under one reference."""
+    """The tree under one location (``ref`` is its text)."""
 
     ref: str
     root: TreeNode
@@ -115,9 +116,8 @@ class ImageTree:
 
 
 class _Builder:
-    def __init__(self, store: Store, ref: ImageRef, platform: Platform | None, referrers: bool):
-        self.store = store
-        self.ref = ref
+    def __init__(self, location: Location, platform: Platform | None, referrers: bool) -> None:
+        self.location = location
         self.platform = platform
         self.referrers = referrers
         self._tags: list[str] | None = None
@@ -125,22 +125,17 @@ class _Builder:
     def tags(self) -> list[str]:
         if self._tags is None:
             try:
-                self._tags = self.store.tag_list(self.ref)
+                self._tags = self.location.tag_list()
             except (NotFound, Unsupported):
                 self._tags = []
         return self._tags
 
     def manifest(self, manifest: Manifest, platform: str | None, depth: int = 0) -> TreeNode:
         kind = "index" if isinstance(manifest, Index) else "manifest"
-        node = TreeNode(
-            kind,
-            manifest.digest,
-            manifest.media_type,
-            manifest.size,
-            platform,
-            artifact_type=getattr(manifest, "artifact_type", None),
-            annotations=dict(getattr(manifest, "annotations", None) or {}),
-        )
+        node = TreeNode(kind, manifest.digest, manifest.media_type, manifest.size, platform)
+        if isinstance(manifest, (Index, ImageManifest)):
+            node.artifact_type = manifest.artifact_type
+            node.annotations = dict(manifest.annotations)
         if isinstance(manifest, Index):
             node.children.extend(self._children(manifest, depth))
         elif isinstance(manifest, ImageManifest):
@@ -158,7 +153,7 @@ class _Builder:
         for desc in descs:
             platform = str(desc.platform) if desc.platform else None
             try:
-                child = self.store.manifest_get(self.ref.by_digest(desc.digest))
+                child = self.location.by_digest(desc.digest).manifest_get()
             except NotFound as exc:
                 yield TreeNode(
                     "manifest", desc.digest, desc.media_type, desc.size, platform, error=str(exc)
@@ -187,7 +182,7 @@ class _Builder:
         from hoist.model.config import parse_config
 
         try:  # an oversized config is InvalidConfig, a ValueError
-            cfg = parse_config(read_config_bytes(self.store, self.ref, config))
+            cfg = parse_config(read_config_bytes(self.location, config))
         except (NotFound, ValueError):
             return None
         return str(cfg.platform) if cfg.os and cfg.architecture else None
@@ -195,7 +190,7 @@ class _Builder:
     def _referrers(self, subject: Digest, depth: int) -> Iterator[TreeNode]:
         seen: set[Digest] = set()
         try:
-            found = self.store.referrers_list(self.ref.by_digest(subject))
+            found = self.location.by_digest(subject).referrers_list()
         except (NotFound, Unsupported):
             found = []
         for desc in found:
@@ -216,36 +211,29 @@ class _Builder:
             if not tag.startswith(prefix):
                 continue
             try:
-                head = self.store.manifest_head(self.ref.with_tag(tag))
+                head = self.location.with_tag(tag).manifest_head()
             except NotFound:
                 continue
             yield TreeNode("tag", head.digest, head.media_type, head.size, label=tag)
 
 
-def build_tree(
-    store: Store,
-    ref: ImageRef,
-    *,
-    platform: Platform | None = None,
-    referrers: bool = False,
-) -> ImageTree:
-    """The tree under ``ref``: with ``platform`` only that platform's branch of an index."""
-    builder = _Builder(store, ref, platform, referrers)
-    return ImageTree(str(ref), builder.manifest(store.manifest_get(ref), None))
+def _tree(location: Location, platform: Platform | None, referrers: bool) -> ImageTree:
+    builder = _Builder(location, platform, referrers)
+    return ImageTree(str(location), builder.manifest(location.manifest_get(), None))
 
 
-def build_trees(
-    client: Client,
-    refs: Sequence[str | ImageRef],
+def image_tree(
+    locations: Sequence[Location],
     *,
     platform: Platform | None = None,
     referrers: bool = False,
 ) -> list[ImageTree]:
-    """Trees for several references, with nodes more than one parent uses marked shared."""
-    trees = []
-    for text in refs:
-        ref = client.ref(text)
-        trees.append(build_tree(client.store(ref), ref, platform=platform, referrers=referrers))
+    """The tree under each location, with nodes more than one parent uses marked shared.
+
+    With ``platform`` only that platform's branch of an index; with ``referrers`` the
+    referrers of every manifest and its ``sha256-<hex>`` digest tags too.
+    """
+    trees = [_tree(location, platform, referrers) for location in locations]
     mark_shared(trees)
     return trees
 

@@ -2,7 +2,10 @@
 types that agree with each other, index platforms that agree with the configs.
 
 Each check is reported, failures included; nothing raises for content that is wrong, so a
-report lists every problem, not the first. Blobs shared by several manifests are read once.
+report lists every problem, not the first. Blobs shared by several manifests are read once::
+
+    report = image_verify(client.at("ocidir://oci:app"))
+    print(render_text(report))              # one line per check, then "N checks, verified"
 """
 
 from __future__ import annotations
@@ -20,13 +23,12 @@ from hoist.model.config import ImageConfig, parse_config
 from hoist.model.manifest import ImageManifest, Index, Manifest
 
 if TYPE_CHECKING:
+    from hoist.location import Location
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest
     from hoist.model.platform import Platform
-    from hoist.model.reference import ImageRef
-    from hoist.store.base import Store
 
-__all__ = ["Check", "VerifyReport", "render_text", "verify_image"]
+__all__ = ["Check", "VerifyReport", "image_verify", "render_text"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ class Check:
 
 @dataclass
 class VerifyReport:
-    """Every check made on an image; :attr:`ok` when none failed."""
+    """Every check made on an image (``ref`` is its location's text); :attr:`ok` when none
+    failed."""
 
     ref: str
     checks: list[Check] = field(default_factory=list)
@@ -84,11 +87,10 @@ def _manifest_types_agree(parent: str, child: str) -> bool:
 
 
 class _Verifier:
-    def __init__(self, store: Store, ref: ImageRef, max_bytes: int | None) -> None:
-        self.store = store
-        self.ref = ref
+    def __init__(self, location: Location, max_bytes: int | None) -> None:
+        self.location = location
         self.max_bytes = max_bytes
-        self.report = VerifyReport(str(ref))
+        self.report = VerifyReport(str(location))
         self._blobs: dict[Digest, _Blob] = {}
 
     def add(self, subject: str, digest: Digest | str, check: str, ok: bool, detail: str) -> None:
@@ -96,7 +98,7 @@ class _Verifier:
 
     def fetch(self, subject: str, desc: Descriptor) -> Manifest | None:
         try:
-            manifest = self.store.manifest_get(self.ref.by_digest(desc.digest))
+            manifest = self.location.by_digest(desc.digest).manifest_get()
         except HoistError as exc:
             self.add(subject, desc.digest, "digest", False, str(exc))
             return None
@@ -136,7 +138,7 @@ class _Verifier:
         if known is not None:
             return known
         try:
-            reader = self.store.blob_get(self.ref, desc.digest, desc.size)
+            reader = self.location.blob_get(desc.digest, desc.size)
             if layer:
                 with LayerStream(
                     reader,
@@ -211,7 +213,7 @@ class _Verifier:
             )
             return None
         try:
-            return parse_config(read_config_bytes(self.store, self.ref, cdesc))
+            return parse_config(read_config_bytes(self.location, cdesc))
         except HoistError as exc:
             self.add(f"{name} config", cdesc.digest, "config", False, str(exc))
             return None
@@ -239,19 +241,21 @@ class _Verifier:
         self.add(subject, desc.digest, "diff_id", ok, detail)
 
 
-def verify_image(
-    store: Store,
-    ref: ImageRef,
+def image_verify(
+    location: Location,
     *,
     platform: Platform | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> VerifyReport:
-    """Verify everything under ``ref`` (only ``platform``'s branch of an index, if given)."""
-    v = _Verifier(store, ref, max_bytes)
+    """Verify everything under ``location`` (only ``platform``'s branch of an index, if given).
+
+    ``max_bytes`` bounds what one layer may decompress to (None: no bound).
+    """
+    v = _Verifier(location, max_bytes)
     try:
-        top = store.manifest_get(ref)
+        top = location.manifest_get()
     except DigestMismatch as exc:
-        v.add("manifest", str(ref), "digest", False, str(exc))
+        v.add("manifest", str(location), "digest", False, str(exc))
         return v.report
     kind = "index" if isinstance(top, Index) else "manifest"
     v.add(kind, top.digest, "digest", True, f"{top.media_type}, {top.size} bytes")
