@@ -429,3 +429,9 @@ def test_go_match(pattern: str, name: str, matches: bool) -> None:
 
 def test_has_wildcards() -> None:
     assert [has_wildcards(t) for t in ("a*", "a\\*", "x[1]", "plain")] == [True, False, True, False]
+
+
+def test_deeply_nested_exec_form_is_read_as_shell_form_not_a_crash() -> None:
+    text = "FROM scratch\nCMD " + "[" * 100_000 + "]" * 100_000 + "\n"
+    stage = parse_dockerfile(text).stages[0]
+    assert stage.instructions[-1].keyword == "CMD"

@@ -10,11 +10,11 @@ and the JSON array (exec) form.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 
-from hoist.errors import InvalidDockerfile
+from hoist.errors import InvalidDockerfile, InvalidInput
+from hoist.model.jsonvalue import parse_json
 
 __all__ = [
     "WHITESPACE",
@@ -139,9 +139,9 @@ def json_array(rest: str) -> list[str] | None:
     if not text.startswith("["):
         return None
     try:
-        value = json.loads(text)
-    except ValueError:
-        return None
+        value = parse_json(text)
+    except InvalidInput:
+        return None  # not an exec form: BuildKit reads the line as shell form
     if not isinstance(value, list):
         return None
     if not all(isinstance(v, str) for v in value):

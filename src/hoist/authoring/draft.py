@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from hoist.errors import InvalidConfig
 from hoist.model.digest import Digest
+from hoist.model.jsonvalue import parse_json
 from hoist.model.platform import Platform
 
 if TYPE_CHECKING:
@@ -131,12 +132,7 @@ class Draft:
     def revise(cls, manifest: ImageManifest, config: bytes, location: Location) -> Draft:
         """The image ``manifest`` (its config blob ``config``), to be changed; its layers are
         read from ``location`` only when a change needs their bytes."""
-        try:
-            document = json.loads(config)
-        except ValueError as exc:
-            raise InvalidConfig(
-                f"{manifest.config.digest}: the config is not JSON: {exc}"
-            ) from None
+        document = parse_json(config, what=f"config {manifest.config.digest}", error=InvalidConfig)
         if not isinstance(document, dict):
             raise InvalidConfig(f"{manifest.config.digest}: the config is not a JSON object")
         run = document.get("config") or {}

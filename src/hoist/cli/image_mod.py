@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import click
 
 from hoist.cli.common import get_client, platform_option
 from hoist.errors import InvalidInput
+from hoist.model.jsonvalue import parse_json
 
 if TYPE_CHECKING:
     from hoist.model.platform import Platform
@@ -40,8 +40,8 @@ def _json_list(flag: str, value: str | None) -> tuple[list[str] | None, bool]:
     if value is None:
         return None, False
     try:
-        parsed = json.loads(value)
-    except ValueError:
+        parsed = parse_json(value)
+    except InvalidInput:
         raise InvalidInput(f'--{flag} wants JSON, e.g. \'["/bin/sh", "-c"]\'') from None
     if parsed is None:
         return None, True
