@@ -4,7 +4,8 @@ An existing archive is read-only: blobs are read straight from their offsets in 
 reads are thread-safe and need no extraction. A new archive is written as content arrives
 (blobs become tar members at once) and is completed by :meth:`close`, which adds the index
 (``index.json`` or ``manifest.json``) and renames the file into place. The tar reading and
-writing itself lives in :mod:`hoist.store.archive.tarfiles`; this module is the Store protocol side.
+writing itself lives in :mod:`hoist.store.archive.reader` and :mod:`hoist.store.archive.writer`;
+this module is the Store protocol side.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from hoist.model import mediatype as mt
 from hoist.model.descriptor import Descriptor
 from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader, digest_of
 from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
-from hoist.store.archive.tarfiles import _Reader, _Slice, _Writer
+from hoist.model.reference import LayoutReference
+from hoist.store.archive.reader import ArchiveReader, MemberSlice
+from hoist.store.archive.writer import ArchiveWriter
 from hoist.store.referrers import referrer_descriptor
-from hoist.store.verified import self_verifying
+from hoist.store.verified import VerifiedContent, verify_bytes
 
 if TYPE_CHECKING:
-    from hoist.model.reference import ImageRef, LayoutReference
+    from hoist.model.reference import ImageRef
 
 __all__ = ["ArchiveStore", "open_archive"]
 
@@ -50,19 +53,18 @@ class ArchiveStore:
         self.kind = kind
         self.output = output
         self.max_bytes = max_bytes
-        self._readers: dict[str, _Reader] = {}
-        self._writers: dict[str, _Writer] = {}
+        self._readers: dict[str, ArchiveReader] = {}
+        self._writers: dict[str, ArchiveWriter] = {}
         self._lock = threading.Lock()
 
     # -- opening ---------------------------------------------------------------------------
 
     def _key(self, ref: ImageRef) -> str:
-        path = getattr(ref, "path", None)
-        if path is None:
+        if not isinstance(ref, LayoutReference):
             raise Unsupported(f"{ref} is not an archive reference")
-        return str(path)
+        return ref.path
 
-    def _reader(self, ref: ImageRef) -> _Reader:
+    def _reader(self, ref: ImageRef) -> ArchiveReader:
         key = self._key(ref)
         with self._lock:
             if key in self._writers:
@@ -72,14 +74,14 @@ class ArchiveStore:
                 path = Path(key)
                 if not path.is_file():
                     raise ManifestNotFound(f"archive {key} not found")
-                reader = self._readers[key] = _Reader(path, self.kind, self.max_bytes)
+                reader = self._readers[key] = ArchiveReader(path, self.kind, self.max_bytes)
         return reader
 
     def name_images(self, ref: ImageRef, name: str) -> None:
         """Name what is written to ``ref``'s docker-archive (``RepoTags`` = NAME:TAG)."""
         self._writer(ref).image_name = name
 
-    def _writer(self, ref: ImageRef) -> _Writer:
+    def _writer(self, ref: ImageRef) -> ArchiveWriter:
         key = self._key(ref)
         with self._lock:
             writer = self._writers.get(key)
@@ -89,7 +91,7 @@ class ArchiveStore:
                 if key == "-" and self.output is None:
                     raise Unsupported("writing an archive to - needs an output stream")
                 output = self.output if key == "-" else None
-                writer = self._writers[key] = _Writer(Path(key), self.kind, output)
+                writer = self._writers[key] = ArchiveWriter(Path(key), self.kind, output)
         return writer
 
     def _resolve(self, ref: ImageRef) -> Descriptor:
@@ -126,7 +128,7 @@ class ArchiveStore:
         raise ManifestNotFound(f"{name!r} not found in {self._key(ref)} (names: {names})")
 
     @staticmethod
-    def _manifest_bytes(reader: _Reader, digest: Digest) -> bytes:
+    def _manifest_bytes(reader: ArchiveReader, digest: Digest) -> bytes:
         if digest in reader.manifests:
             return reader.manifests[digest]
         name = reader.blob_files.get(digest)
@@ -196,7 +198,7 @@ class ArchiveStore:
         if name is None:
             raise BlobNotFound(f"blob {digest} not in {reader.path}")
         offset, length = reader.members[name]
-        return VerifyingReader(_Slice(reader.path, offset, length), digest, size)
+        return VerifyingReader(MemberSlice(reader.path, offset, length), digest, size)
 
     def blob_put(
         self,
@@ -210,24 +212,25 @@ class ArchiveStore:
         writer = self._writer(ref)
         if isinstance(content, bytes | bytearray | memoryview):
             data = bytes(content)
-            actual = digest_of(data, digest.algorithm if digest else "sha256")
-            if digest is not None and actual != digest:
-                raise DigestMismatch(f"digest mismatch: expected {digest}, got {actual}")
-            digest, size, content = actual, len(data), io.BytesIO(data)
+            digest, size = verify_bytes(data, digest, size), len(data)
+            content = io.BytesIO(data)
         if digest is None or size is None:
             raise Unsupported("archives need a blob's digest and size before it is written")
         if digest in writer.blobs:
             return Descriptor(media_type, digest, writer.blobs[digest])
         # A copy's source reader checks this digest and size itself: no second hash.
-        source: Readable = (
-            content
-            if self_verifying(content, digest, size) is not None
-            else VerifyingReader(content, digest, size)
-        )
+        source = VerifiedContent(content, digest, size)
         if self.kind == "oci-archive":
-            writer.add(f"blobs/{digest.algorithm}/{digest.hex}", source, size)
+            try:
+                writer.add(f"blobs/{digest.algorithm}/{digest.hex}", source, size)
+                source.finish()
+            except BaseException:
+                writer.failed = True  # the tar stream holds a member that is not the blob
+                raise
         elif mt.is_config(media_type):
-            writer.add_bytes(f"{digest.hex}.json", source.read())
+            data = source.read()
+            source.finish()
+            writer.add_bytes(f"{digest.hex}.json", data)
         else:
             self._add_docker_layer(writer, source, digest, media_type)
         writer.blobs[digest] = size
@@ -235,7 +238,7 @@ class ArchiveStore:
 
     @staticmethod
     def _add_docker_layer(
-        writer: _Writer, source: Readable, digest: Digest, media_type: str
+        writer: ArchiveWriter, source: VerifiedContent, digest: Digest, media_type: str
     ) -> None:
         # docker save keeps layers uncompressed; the tar header needs their size first.
         from hoist.layers.stream import LayerStream
@@ -245,6 +248,7 @@ class ArchiveStore:
             while chunk := stream.read(CHUNK):
                 spool.write(chunk)
             stream.finish()
+            source.finish()  # the compressed bytes are the blob: checked before they are added
             size = spool.tell()
             spool.seek(0)
             writer.add(f"{digest.hex}.tar", spool, size)
@@ -268,11 +272,10 @@ class ArchiveStore:
             if d.ref_name or ref.digest is None:
                 continue
             m = parse_manifest(self._manifest_bytes(reader, d.digest), d.media_type)
-            subject = getattr(m, "subject", None)
             if (
-                subject is not None
-                and subject.digest == ref.digest
-                and isinstance(m, ImageManifest | Index)
+                isinstance(m, ImageManifest | Index)
+                and m.subject is not None
+                and m.subject.digest == ref.digest
             ):
                 desc = referrer_descriptor(m)
                 if not artifact_type or desc.artifact_type == artifact_type:

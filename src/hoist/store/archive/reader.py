@@ -1,9 +1,8 @@
-"""The tar plumbing under :mod:`hoist.store.archive`: reading and writing image archives.
+"""Reading an existing image archive in place: the tar indexed once, members read at their offsets.
 
-:class:`_Reader` indexes an existing ``oci-archive`` or ``docker-archive`` once (member name
-to offset and size) so members can be read in place through :class:`_Slice`, and synthesises
-the manifests a docker archive only implies. :class:`_Writer` streams a new archive, member by
-member, and finishes it with ``index.json`` (OCI) or ``manifest.json`` (docker).
+:class:`ArchiveReader` indexes an ``oci-archive`` or ``docker-archive`` (member name to offset
+and size), so members are read through a :class:`MemberSlice` without extraction, and
+synthesises the manifests a docker archive only implies.
 """
 
 from __future__ import annotations
@@ -11,28 +10,24 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import io
 import json
 import os
 import tarfile
 import tempfile
-import threading
-import uuid
 import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from hoist.errors import DigestMismatch, InvalidManifest, NotFound, Unsupported
+from hoist.errors import InvalidManifest, NotFound
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
-from hoist.model.digest import CHUNK, Digest, Readable
-from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
-from hoist.store.referrers import referrer_descriptor
+from hoist.model.digest import CHUNK, Digest
+from hoist.model.manifest import ImageManifest, Index, parse_manifest
 
-LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
+__all__ = ["ArchiveReader", "MemberSlice"]
 
 
-class _Slice:
+class MemberSlice:
     """Reads ``size`` bytes at ``offset`` of a file through its own handle."""
 
     def __init__(self, path: str, offset: int, size: int) -> None:
@@ -52,7 +47,7 @@ class _Slice:
         self._f.close()
 
 
-class _Reader:
+class ArchiveReader:
     """An existing archive, indexed once: member name -> (offset, size)."""
 
     def __init__(self, path: Path, kind: str, max_bytes: int) -> None:
@@ -104,7 +99,7 @@ class _Reader:
         offset, size = self.members[name]
         if size > limit:
             raise InvalidManifest(f"{name} in the archive is too large ({size} bytes)")
-        reader = _Slice(self.path, offset, size)
+        reader = MemberSlice(self.path, offset, size)
         try:
             return reader.read()
         finally:
@@ -165,7 +160,7 @@ class _Reader:
 
     def _hash_member(self, name: str) -> tuple[Digest, bytes]:
         offset, size = self.members[name]
-        reader = _Slice(self.path, offset, size)
+        reader = MemberSlice(self.path, offset, size)
         h = hashlib.sha256()
         head = b""
         try:
@@ -182,120 +177,3 @@ class _Reader:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._tmp)
             self._tmp = None
-
-
-class _Writer:
-    """A new archive being written: members appended as they come, index at close."""
-
-    def __init__(self, path: Path, kind: str, output: IO[bytes] | None = None) -> None:
-        self.kind = kind
-        self.target = path
-        self.failed = False
-        self._stdout = output is not None
-        if output is not None:
-            self._file: IO[bytes] = output
-            self._tmp = None
-        else:
-            if not path.parent.is_dir():
-                raise NotFound(f"{path.parent} is not a directory")
-            self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed by close()
-        self._tar = tarfile.open(  # noqa: SIM115 - closed by finish()
-            fileobj=self._file, mode="w|", format=tarfile.PAX_FORMAT
-        )
-        self._lock = threading.Lock()
-        self.blobs: dict[Digest, int] = {}
-        self.manifests: dict[Digest, Manifest] = {}
-        self.tags: dict[str, Digest] = {}
-        self.untagged: list[Digest] = []
-        self.image_name = "localhost/" + (
-            "".join(c for c in path.name.split(".")[0].lower() if c.isalnum() or c in "-_")
-            or "image"
-        )
-        """The repository name docker-archive RepoTags get (``docker load`` needs one)."""
-
-    def add(self, name: str, content: Readable, size: int) -> None:
-        info = tarfile.TarInfo(name)
-        info.size = size
-        info.mode = 0o644
-        try:
-            with self._lock:
-                self._tar.addfile(info, content)
-            if content.read(1):
-                raise DigestMismatch(f"{name}: more than the expected {size} bytes")
-        except BaseException:
-            self.failed = True  # the tar stream holds a partial member now
-            raise
-
-    def add_bytes(self, name: str, data: bytes) -> None:
-        self.add(name, io.BytesIO(data), len(data))
-
-    def finish(self) -> None:
-        """Write the index and move the archive into place; on any error, drop it."""
-        if self.failed:
-            self.abort()
-            raise Unsupported(f"{self.target}: an earlier write failed; the archive was dropped")
-        try:
-            if self.kind == "oci-archive":
-                self._finish_oci()
-            else:
-                self._finish_docker()
-            self._tar.close()
-            if not self._stdout:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
-                assert self._tmp is not None
-                os.replace(self._tmp, self.target)
-        except BaseException:
-            self.abort()
-            raise
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self._tar.close()
-        if not self._stdout:
-            self._file.close()
-            if self._tmp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    self._tmp.unlink()
-
-    def _finish_oci(self) -> None:
-        entries = []
-        for tag, digest in self.tags.items():
-            entries.append(
-                self.manifests[digest].descriptor(annotations={ANNOTATION_REF_NAME: tag})
-            )
-        tagged = set(self.tags.values())
-        for digest in self.untagged:
-            m = self.manifests[digest]
-            if digest not in tagged and getattr(m, "subject", None) is not None:
-                assert isinstance(m, ImageManifest | Index)
-                entries.append(referrer_descriptor(m))
-        self.add_bytes("oci-layout", LAYOUT_FILE)
-        self.add_bytes("index.json", Index.build(entries).raw)
-
-    def _finish_docker(self) -> None:
-        images: dict[Digest, list[str]] = {}
-        for tag, digest in self.tags.items():
-            images.setdefault(digest, []).append(tag)
-        if not images:
-            raise Unsupported("nothing tagged to write into the docker-archive")
-        entries = []
-        repositories: dict[str, dict[str, str]] = {}
-        for digest, tags in images.items():
-            m = self.manifests[digest]
-            if not isinstance(m, ImageManifest):
-                raise Unsupported(
-                    "a docker-archive holds single-platform images: pick one with --platform"
-                )
-            layers = [f"{d.digest.hex}.tar" for d in m.layers]
-            entries.append(
-                {"Config": f"{m.config.digest.hex}.json", "RepoTags": tags, "Layers": layers}
-            )
-            for tag in tags:
-                name, _, t = tag.rpartition(":")
-                if name and m.layers:
-                    repositories.setdefault(name, {})[t] = m.layers[-1].digest.hex
-        self.add_bytes("manifest.json", json.dumps(entries, separators=(",", ":")).encode())
-        self.add_bytes("repositories", json.dumps(repositories, separators=(",", ":")).encode())
