@@ -18,6 +18,7 @@ from hoist.errors import (
     NotFound,
 )
 from hoist.image import Image
+from hoist.location import Location
 from hoist.model.digest import digest_of
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference
@@ -48,7 +49,7 @@ def test_skopeo_reads_what_hoist_writes(samples: tuple[OCIDirStore, LayoutRefere
         raw = skopeo_raw(f"oci:{root}:{tag}")
         assert raw == store.manifest_get(ref.with_tag(tag)).raw
     info = json.loads(skopeo("inspect", f"oci:{root}:app").stdout)
-    app = Image(store, ref.with_tag("app"))
+    app = Image(Location(store, ref.with_tag("app")))
     assert info["Digest"] == str(app.manifest.digest)
     assert info["Layers"] == [str(d.digest) for d in app.layers]
     config = json.loads(skopeo("inspect", "--config", f"oci:{root}:app").stdout)
@@ -66,7 +67,7 @@ def test_hoist_reads_what_skopeo_writes(
     original = store.manifest_get(ref.with_tag("base"))
     assert store.manifest_get(copied).raw == original.raw
     for platform in (Platform("linux", "amd64"), Platform("linux", "arm64")):
-        img = Image(store, copied, platform=platform)
+        img = Image(Location(store, copied), platform=platform)
         assert img.config.architecture == platform.architecture
         with img.layer_reader(0) as reader:
             assert len(reader.read()) == img.layers[0].size
@@ -114,7 +115,7 @@ def test_not_a_layout(tmp_path: Path) -> None:
 
 def test_corrupt_blob_is_detected(samples: tuple[OCIDirStore, LayoutReference]) -> None:
     store, ref = samples
-    img = Image(store, ref.with_tag("app"))
+    img = Image(Location(store, ref.with_tag("app")))
     layer = img.layers[1]
     path = Path(ref.path) / "blobs" / "sha256" / layer.digest.hex
     data = bytearray(path.read_bytes())
@@ -130,7 +131,7 @@ def test_corrupt_blob_is_detected(samples: tuple[OCIDirStore, LayoutReference]) 
 
 def test_missing_blob(samples: tuple[OCIDirStore, LayoutReference]) -> None:
     store, ref = samples
-    img = Image(store, ref.with_tag("app"))
+    img = Image(Location(store, ref.with_tag("app")))
     (Path(ref.path) / "blobs" / "sha256" / img.manifest.config.digest.hex).unlink()
     with pytest.raises(BlobNotFound):
         _ = img.config
@@ -183,7 +184,7 @@ def test_concurrent_tagging_from_threads(tmp_path: Path) -> None:
 def test_gc_removes_only_unreferenced(samples: tuple[OCIDirStore, LayoutReference]) -> None:
     store, ref = samples
     orphan = store.blob_put(ref, b"orphan blob")
-    app = Image(store, ref.with_tag("app"))
+    app = Image(Location(store, ref.with_tag("app")))
     assert store.gc(ref, dry_run=True) == [orphan.digest]
     store.blob_head(ref, orphan.digest)  # dry run kept it
     assert store.gc(ref) == [orphan.digest]
@@ -193,7 +194,7 @@ def test_gc_removes_only_unreferenced(samples: tuple[OCIDirStore, LayoutReferenc
     store.tag_delete(ref.with_tag("app"))
     removed = set(store.gc(ref))
     assert removed == app_only
-    base = Image(store, ref.with_tag("base"), platform=Platform("linux", "amd64"))
+    base = Image(Location(store, ref.with_tag("base")), platform=Platform("linux", "amd64"))
     with base.layer_reader(0) as reader:  # the shared layer survived
         reader.read()
 

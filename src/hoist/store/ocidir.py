@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -30,10 +29,11 @@ from hoist.errors import (
 from hoist.fsutil import TMP_PREFIX, fsync_dir, temp_path, write_atomic
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
-from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader
+from hoist.model.digest import Digest, Readable, VerifyingReader
 from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
+from hoist.model.reference import LayoutReference
 from hoist.store.referrers import referrer_descriptor
-from hoist.store.verified import self_verifying
+from hoist.store.verified import VerifiedContent
 
 if TYPE_CHECKING:
     from hoist.model.reference import ImageRef
@@ -46,10 +46,9 @@ LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
 
 
 def _layout_path(ref: ImageRef) -> Path:
-    path = getattr(ref, "path", None)
-    if path is None:
+    if not isinstance(ref, LayoutReference):
         raise Unsupported(f"{ref} is not an OCI layout reference")
-    return Path(path)
+    return Path(ref.path)
 
 
 class OCIDirStore:
@@ -165,7 +164,7 @@ class OCIDirStore:
         self._read_index(root)  # refuse a broken layout before writing anything
         self.blob_put(ref, manifest.raw, digest=manifest.digest, size=len(manifest.raw))
         desc = manifest.descriptor()
-        subject = getattr(manifest, "subject", None)
+        subject = manifest.subject if isinstance(manifest, ImageManifest | Index) else None
         if ref.tag is None and subject is None:
             return desc
         with self._index_lock(root):
@@ -242,56 +241,26 @@ class OCIDirStore:
             target = self._blob_path(root, digest)
             if target.is_file() and (size is None or target.stat().st_size == size):
                 return Descriptor(media_type, digest, target.stat().st_size)
-        algorithm = digest.algorithm if digest is not None else "sha256"
-        folder = root / "blobs" / algorithm
+        # A reader that checks this digest and size itself (a copy's source) is not hashed again.
+        body = VerifiedContent(content, digest, size)
+        folder = root / "blobs" / body.algorithm
         folder.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(folder)
-        # A reader that checks this digest and size itself (a copy's source) is not hashed again.
-        verifier = self_verifying(content, digest, size)
-        h = None if verifier is not None else hashlib.new(algorithm)
-        written = 0
         try:
             with open(tmp, "wb") as f:
-                for chunk in _chunks(content):
-                    written += len(chunk)
-                    if size is not None and written > size:
-                        raise DigestMismatch(
-                            f"blob is larger than the expected {size} bytes",
-                            expected=str(size),
-                            actual=f">{size}",
-                        )
-                    if h is not None:
-                        h.update(chunk)
+                for chunk in body.chunks():
                     f.write(chunk)
                 if self._fsync:
                     f.flush()
                     os.fsync(f.fileno())
-            if h is None:
-                assert verifier is not None and digest is not None
-                if not verifier.verified:  # _chunks reads to the end, where the reader checks
-                    raise DigestMismatch(f"blob {digest} was not verified", expected=str(digest))
-                actual = digest
-            else:
-                actual = Digest(algorithm, h.hexdigest())
-            if size is not None and written != size:
-                raise DigestMismatch(
-                    f"blob {digest or actual}: got {written} bytes, expected {size}",
-                    expected=str(size),
-                    actual=str(written),
-                )
-            if digest is not None and actual != digest:
-                raise DigestMismatch(
-                    f"digest mismatch: expected {digest}, got {actual}",
-                    expected=str(digest),
-                    actual=str(actual),
-                )
+            actual = body.finish()
             os.replace(tmp, self._blob_path(root, actual))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         if self._fsync:
             fsync_dir(folder)
-        return Descriptor(media_type, actual, written)
+        return Descriptor(media_type, actual, body.count)
 
     def blob_delete(self, ref: ImageRef, digest: Digest) -> None:
         path = self._blob_path(_layout_path(ref), digest)
@@ -332,10 +301,9 @@ class OCIDirStore:
             if not mt.is_manifest(desc.media_type) or not path.is_file():
                 continue
             manifest = parse_manifest(path.read_bytes(), desc.media_type)
-            subject = getattr(manifest, "subject", None)
-            if subject is None or subject.digest != ref.digest:
-                continue
             if not isinstance(manifest, ImageManifest | Index):
+                continue
+            if manifest.subject is None or manifest.subject.digest != ref.digest:
                 continue
             desc = referrer_descriptor(manifest)
             if artifact_type and desc.artifact_type != artifact_type:
@@ -382,11 +350,3 @@ class OCIDirStore:
 
     def close(self) -> None:
         """Nothing to release: files are opened per call."""
-
-
-def _chunks(content: bytes | Readable) -> Iterator[bytes]:
-    if isinstance(content, bytes | bytearray | memoryview):
-        yield bytes(content)
-        return
-    while chunk := content.read(CHUNK):
-        yield chunk
