@@ -50,7 +50,7 @@ def layout_manifest(path: Path, tag: str) -> bytes:
         for m in index["manifests"]
         if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
     ]
-    alg, hexpart = entry["digest"].split(":")
+    alg, hexpart = str(entry["digest"]).split(":")
     return (path / "blobs" / alg / hexpart).read_bytes()
 
 

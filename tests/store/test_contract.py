@@ -20,11 +20,10 @@ from hoist.model.descriptor import EMPTY_DESCRIPTOR, Descriptor
 from hoist.model.digest import digest_of
 from hoist.model.manifest import ImageManifest, Index
 from hoist.model.platform import Platform
-from hoist.model.reference import LayoutReference, Reference
+from hoist.model.reference import ImageRef, LayoutReference, Reference
 from hoist.testing.sample import base_image, write_image
 
-Ref = Reference | LayoutReference
-MakeRef = Callable[[], Ref]
+MakeRef = Callable[[], ImageRef]
 
 BACKENDS = ["ocidir", "registry_anon", "registry_basic", "registry_token", "hoist_serve"]
 
@@ -38,7 +37,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Any
 
         store: Any = OCIDirStore()
 
-        def make() -> Ref:
+        def make() -> ImageRef:
             return LayoutReference("ocidir", str(tmp_path / uuid.uuid4().hex[:8]), "latest")
 
     else:
@@ -47,7 +46,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Any
         server = request.getfixturevalue(kind)
         store = RegistryStore(**registry_store_options(server))
 
-        def make() -> Ref:
+        def make() -> ImageRef:
             return Reference(server.host, f"contract/{uuid.uuid4().hex[:10]}", "latest")
 
     try:

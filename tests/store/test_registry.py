@@ -25,6 +25,7 @@ def test_push_after_pull_widens_the_token(
     store = registry_store(registry_token)
     ref = Reference(registry_token.host, repo_name, "v1")
     server = registry_token.token_server
+    assert server is not None
     server.requests.clear()
     with pytest.raises(BlobNotFound):
         store.blob_head(ref, digest_of(b"absent"))  # a pull-scoped token first

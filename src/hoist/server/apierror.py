@@ -1,7 +1,8 @@
 """Errors the registry answers with: the distribution-spec codes, their statuses, their JSON.
 
-Handlers raise :class:`ApiError`; the error middleware in :mod:`hoist.server.app` turns it into
-``{"errors": [{"code", "message", "detail"}]}``. This module does not import aiohttp.
+Handlers raise :class:`ApiError` with a :class:`~hoist.errors.ErrorCode` (the enum hoist's
+registry client reads the same answers with); the error middleware in :mod:`hoist.server.app`
+turns it into ``{"errors": [{"code", "message", "detail"}]}``. This module does not import aiohttp.
 """
 
 from __future__ import annotations
@@ -10,25 +11,31 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hoist.errors import ErrorCode
+
 __all__ = ["CODES", "ApiError", "error_body"]
 
-CODES: dict[str, tuple[int, str]] = {
-    "BLOB_UNKNOWN": (404, "blob unknown to registry"),
-    "BLOB_UPLOAD_INVALID": (400, "blob upload invalid"),
-    "BLOB_UPLOAD_UNKNOWN": (404, "blob upload unknown to registry"),
-    "DIGEST_INVALID": (400, "provided digest did not match uploaded content"),
-    "MANIFEST_BLOB_UNKNOWN": (400, "manifest references a manifest or blob unknown to registry"),
-    "MANIFEST_INVALID": (400, "manifest invalid"),
-    "MANIFEST_UNKNOWN": (404, "manifest unknown to registry"),
-    "NAME_INVALID": (400, "invalid repository name"),
-    "NAME_UNKNOWN": (404, "repository name not known to registry"),
-    "SIZE_INVALID": (400, "provided length did not match content length"),
-    "UNAUTHORIZED": (401, "authentication required"),
-    "DENIED": (403, "requested access to the resource is denied"),
-    "UNSUPPORTED": (405, "the operation is unsupported"),
-    "TOOMANYREQUESTS": (429, "too many requests"),
+CODES: dict[ErrorCode, tuple[int, str]] = {
+    ErrorCode.BLOB_UNKNOWN: (404, "blob unknown to registry"),
+    ErrorCode.BLOB_UPLOAD_INVALID: (400, "blob upload invalid"),
+    ErrorCode.BLOB_UPLOAD_UNKNOWN: (404, "blob upload unknown to registry"),
+    ErrorCode.DIGEST_INVALID: (400, "provided digest did not match uploaded content"),
+    ErrorCode.MANIFEST_BLOB_UNKNOWN: (
+        400,
+        "manifest references a manifest or blob unknown to registry",
+    ),
+    ErrorCode.MANIFEST_INVALID: (400, "manifest invalid"),
+    ErrorCode.MANIFEST_UNKNOWN: (404, "manifest unknown to registry"),
+    ErrorCode.NAME_INVALID: (400, "invalid repository name"),
+    ErrorCode.NAME_UNKNOWN: (404, "repository name not known to registry"),
+    ErrorCode.SIZE_INVALID: (400, "provided length did not match content length"),
+    ErrorCode.UNAUTHORIZED: (401, "authentication required"),
+    ErrorCode.DENIED: (403, "requested access to the resource is denied"),
+    ErrorCode.UNSUPPORTED: (405, "the operation is unsupported"),
+    ErrorCode.TOOMANYREQUESTS: (429, "too many requests"),
 }
-"""Every code of the distribution spec (v1.1), with its usual status and description.
+"""Every code of the distribution spec (v1.1) (each :class:`~hoist.errors.ErrorCode`), with its
+usual status and description.
 
 The spec allows no other code in a JSON error body, so conditions that distribution reports
 with its own codes (RANGE_INVALID, PAGINATION_NUMBER_INVALID) use the closest spec code with
@@ -45,16 +52,17 @@ class ApiError(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode,
         message: str = "",
         *,
         status: int | None = None,
         detail: Any = None,
         headers: Mapping[str, str] | None = None,
-        errors: Sequence[tuple[str, str, Any]] = (),
+        errors: Sequence[tuple[ErrorCode, str, Any]] = (),
     ) -> None:
         if code not in CODES:
             raise ValueError(f"not a distribution-spec error code: {code}")
+        code = ErrorCode(code)
         default_status, description = CODES[code]
         self.code = code
         self.message = message or description
@@ -69,7 +77,7 @@ class ApiError(Exception):
         return error_body(self.errors)
 
 
-def error_body(errors: Sequence[tuple[str, str, Any]]) -> bytes:
+def error_body(errors: Sequence[tuple[ErrorCode, str, Any]]) -> bytes:
     """``{"errors": [...]}`` for ``(code, message, detail)`` triples (detail left out if None)."""
     entries = []
     for code, message, detail in errors:

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from hoist.errors import InvalidDigest, InvalidReference
+from hoist.errors import ErrorCode, InvalidDigest, InvalidReference
 from hoist.server import blobs, manifests
 from hoist.server.apierror import ApiError
 from hoist.server.auth import Auth, Htpasswd, RequestLog, load_htpasswd, policy
@@ -94,12 +94,12 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         handler = methods.get(request.method)
         if handler is None:
             raise ApiError(
-                "UNSUPPORTED",
+                ErrorCode.UNSUPPORTED,
                 f"{request.method} is not supported on {request.path}",
                 headers={"Allow": ", ".join(methods)},
             )
         return await handler(request, **match.groupdict())
-    raise ApiError("UNSUPPORTED", f"no such endpoint: {request.path}", status=404)
+    raise ApiError(ErrorCode.UNSUPPORTED, f"no such endpoint: {request.path}", status=404)
 
 
 def _answer(exc: ApiError) -> web.Response:
@@ -118,17 +118,17 @@ async def _errors(
     except ApiError as exc:
         return _answer(exc)
     except InvalidReference as exc:
-        return _answer(ApiError("NAME_INVALID", str(exc)))
+        return _answer(ApiError(ErrorCode.NAME_INVALID, str(exc)))
     except InvalidDigest as exc:
-        return _answer(ApiError("DIGEST_INVALID", str(exc)))
+        return _answer(ApiError(ErrorCode.DIGEST_INVALID, str(exc)))
     except web.HTTPException as exc:
         if exc.status in (404, 405):
-            return _answer(ApiError("UNSUPPORTED", exc.reason, status=exc.status))
+            return _answer(ApiError(ErrorCode.UNSUPPORTED, exc.reason, status=exc.status))
         raise
     except (ConnectionError, asyncio.CancelledError):
         raise  # the client went away; nothing to answer
     except RequestPayloadError as exc:
-        return _answer(ApiError("BLOB_UPLOAD_INVALID", f"request body failed: {exc}"))
+        return _answer(ApiError(ErrorCode.BLOB_UPLOAD_INVALID, f"request body failed: {exc}"))
     except OSError as exc:
         log.exception("%s %s failed", request.method, request.path)
         return web.Response(status=500, text=f"storage error: {exc.strerror or exc}\n")

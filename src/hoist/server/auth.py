@@ -31,7 +31,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from hoist.errors import InvalidInput
+from hoist.errors import ErrorCode, InvalidInput
 from hoist.server.apierror import ApiError
 from hoist.server.context import registry
 
@@ -148,7 +148,7 @@ async def policy(request: web.Request, handler: Handler) -> web.StreamResponse:
     reg = registry(request)
     safe = request.method in SAFE_METHODS
     if reg.read_only and not safe:
-        raise ApiError("UNSUPPORTED", "the registry is read-only", status=405)
+        raise ApiError(ErrorCode.UNSUPPORTED, "the registry is read-only", status=405)
     if reg.auth is None:
         return await handler(request)
     user = await reg.auth.authenticate(request.headers.get("Authorization"))
@@ -157,7 +157,7 @@ async def policy(request: web.Request, handler: Handler) -> web.StreamResponse:
         base = request.path.rstrip("/") == "/v2"
         if given or not (reg.anonymous_read and safe and not base):
             raise ApiError(
-                "UNAUTHORIZED",
+                ErrorCode.UNAUTHORIZED,
                 "authentication required" if not given else "invalid credentials",
                 headers={"WWW-Authenticate": reg.auth.challenge},
             )

@@ -21,7 +21,7 @@ import re
 
 from aiohttp import web
 
-from hoist.errors import DigestMismatch
+from hoist.errors import DigestMismatch, ErrorCode
 from hoist.model.digest import Digest, digest_of
 from hoist.server.apierror import ApiError
 from hoist.server.context import body_chunks, empty, parse_digest, registry, valid_name
@@ -64,7 +64,7 @@ def _content_range(request: web.Request) -> tuple[int | None, int | None]:
     match = _CONTENT_RANGE.fullmatch(header.strip())
     if match is None or int(match.group(2)) < int(match.group(1)):
         raise ApiError(
-            "BLOB_UPLOAD_INVALID",
+            ErrorCode.BLOB_UPLOAD_INVALID,
             f"Content-Range {header!r} is not <start>-<end>",
             status=416,
         )
@@ -72,7 +72,7 @@ def _content_range(request: web.Request) -> tuple[int | None, int | None]:
     length = end - start + 1
     if request.content_length is not None and request.content_length != length:
         raise ApiError(
-            "SIZE_INVALID",
+            ErrorCode.SIZE_INVALID,
             f"Content-Range {header} is {length} bytes; Content-Length is {request.content_length}",
         )
     return start, length
@@ -88,7 +88,9 @@ async def blob_get(request: web.Request, name: str, digest: str) -> web.StreamRe
     d = parse_digest(digest)
     size = reg.storage.blob_size(name, d)
     if size is None:
-        raise ApiError("BLOB_UNKNOWN", f"blob {d} unknown to {name}", detail={"digest": str(d)})
+        raise ApiError(
+            ErrorCode.BLOB_UNKNOWN, f"blob {d} unknown to {name}", detail={"digest": str(d)}
+        )
     headers = {
         "Docker-Content-Digest": str(d),
         "Accept-Ranges": "bytes",
@@ -107,7 +109,9 @@ async def blob_delete(request: web.Request, name: str, digest: str) -> web.Strea
     valid_name(name)
     d = parse_digest(digest)
     if not await asyncio.to_thread(reg.storage.unlink_blob, name, d):
-        raise ApiError("BLOB_UNKNOWN", f"blob {d} unknown to {name}", detail={"digest": str(d)})
+        raise ApiError(
+            ErrorCode.BLOB_UNKNOWN, f"blob {d} unknown to {name}", detail={"digest": str(d)}
+        )
     return empty(202, {"Docker-Content-Digest": str(d)})
 
 
@@ -137,7 +141,9 @@ async def upload_post(request: web.Request, name: str) -> web.StreamResponse:
                 try:
                     await reg.uploads.monolithic(name, d, body_chunks(request))
                 except DigestMismatch as exc:
-                    raise ApiError("DIGEST_INVALID", str(exc), detail={"digest": str(d)}) from None
+                    raise ApiError(
+                        ErrorCode.DIGEST_INVALID, str(exc), detail={"digest": str(d)}
+                    ) from None
             return empty(
                 201, {"Location": _blob_location(name, d), "Docker-Content-Digest": str(d)}
             )
@@ -154,7 +160,7 @@ async def _session(request: web.Request, name: str, upload_id: str) -> Upload:
         return await registry(request).uploads.get(name, upload_id)
     except UploadNotFound:
         raise ApiError(
-            "BLOB_UPLOAD_UNKNOWN",
+            ErrorCode.BLOB_UPLOAD_UNKNOWN,
             f"no upload {upload_id} in {name}",
             detail={"uuid": upload_id},
         ) from None
@@ -169,19 +175,21 @@ async def _append(request: web.Request, name: str, upload: Upload) -> None:
             await reg.uploads.append(upload, body_chunks(request), start=start, length=length)
     except RangeMismatch as exc:
         raise ApiError(
-            "BLOB_UPLOAD_INVALID",
+            ErrorCode.BLOB_UPLOAD_INVALID,
             f"chunk starts at {start}; the upload is at {exc.offset}",
             status=416,
             headers=_session_headers(name, upload),
             detail={"offset": exc.offset},
         ) from None
     except SizeMismatch as exc:
-        raise ApiError("SIZE_INVALID", str(exc)) from None
+        raise ApiError(ErrorCode.SIZE_INVALID, str(exc)) from None
 
 
 def _unknown(name: str, upload_id: str) -> ApiError:
     return ApiError(
-        "BLOB_UPLOAD_UNKNOWN", f"no upload {upload_id} in {name}", detail={"uuid": upload_id}
+        ErrorCode.BLOB_UPLOAD_UNKNOWN,
+        f"no upload {upload_id} in {name}",
+        detail={"uuid": upload_id},
     )
 
 
@@ -209,7 +217,7 @@ async def upload_put(request: web.Request, name: str, upload_id: str) -> web.Str
         try:
             await reg.uploads.finish(upload, d)
         except DigestMismatch as exc:
-            raise ApiError("DIGEST_INVALID", str(exc), detail={"digest": str(d)}) from None
+            raise ApiError(ErrorCode.DIGEST_INVALID, str(exc), detail={"digest": str(d)}) from None
     return empty(201, {"Location": _blob_location(name, d), "Docker-Content-Digest": str(d)})
 
 

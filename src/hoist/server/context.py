@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hoist.errors import InvalidDigest, InvalidReference
+from hoist.errors import ErrorCode, InvalidDigest, InvalidReference
 from hoist.model.digest import Digest
 from hoist.server.apierror import ApiError
 from hoist.server.storage import Storage, check_name
@@ -47,7 +47,7 @@ class Registry:
         """Count a request that streams a body; TOOMANYREQUESTS past ``max_inflight``."""
         if self.max_inflight is not None and self.inflight >= self.max_inflight:
             raise ApiError(
-                "TOOMANYREQUESTS",
+                ErrorCode.TOOMANYREQUESTS,
                 f"more than {self.max_inflight} uploads in progress; retry later",
                 headers={"Retry-After": "1"},
             )
@@ -71,18 +71,18 @@ def valid_name(name: str) -> str:
     try:
         check_name(name)
     except InvalidReference as exc:
-        raise ApiError("NAME_INVALID", str(exc), detail={"name": name}) from None
+        raise ApiError(ErrorCode.NAME_INVALID, str(exc), detail={"name": name}) from None
     return name
 
 
 def parse_digest(text: str | None) -> Digest:
     """A digest from a path or query parameter, else DIGEST_INVALID (400)."""
     if not text:
-        raise ApiError("DIGEST_INVALID", "a digest is required")
+        raise ApiError(ErrorCode.DIGEST_INVALID, "a digest is required")
     try:
         return Digest.parse(text)
     except InvalidDigest as exc:
-        raise ApiError("DIGEST_INVALID", str(exc), detail={"digest": text}) from None
+        raise ApiError(ErrorCode.DIGEST_INVALID, str(exc), detail={"digest": text}) from None
 
 
 async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:

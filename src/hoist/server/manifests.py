@@ -25,7 +25,13 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from hoist.errors import InvalidDigest, InvalidManifest, InvalidReference, UnsupportedMediaType
+from hoist.errors import (
+    ErrorCode,
+    InvalidDigest,
+    InvalidManifest,
+    InvalidReference,
+    UnsupportedMediaType,
+)
 from hoist.model import mediatype as mt
 from hoist.model.digest import Digest, digest_of
 from hoist.model.manifest import MAX_MANIFEST_SIZE, ImageManifest, Index, Manifest, parse_manifest
@@ -48,7 +54,7 @@ log = logging.getLogger(__name__)
 
 def _unknown(name: str, reference: str) -> ApiError:
     return ApiError(
-        "MANIFEST_UNKNOWN",
+        ErrorCode.MANIFEST_UNKNOWN,
         f"manifest {reference} unknown to {name}",
         detail={"name": name, "reference": reference},
     )
@@ -91,7 +97,7 @@ async def manifest_get(request: web.Request, name: str, reference: str) -> web.S
 
 async def _read_manifest_body(request: web.Request) -> bytes:
     too_big = ApiError(
-        "MANIFEST_INVALID",
+        ErrorCode.MANIFEST_INVALID,
         f"manifest is over the {MAX_MANIFEST_SIZE}-byte limit",
         status=413,
         detail={"limit": MAX_MANIFEST_SIZE},
@@ -108,9 +114,9 @@ async def _read_manifest_body(request: web.Request) -> bytes:
     return b"".join(parts)
 
 
-def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[str, str, Any]]:
+def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[ErrorCode, str, Any]]:
     """MANIFEST_BLOB_UNKNOWN errors for what ``manifest`` references and ``name`` lacks."""
-    errors: list[tuple[str, str, Any]] = []
+    errors: list[tuple[ErrorCode, str, Any]] = []
     if isinstance(manifest, ImageManifest):
         for d in manifest.referenced():
             if d.urls and mt.is_nondistributable(d.media_type):
@@ -119,14 +125,14 @@ def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[str,
             if size is None:
                 errors.append(
                     (
-                        "MANIFEST_BLOB_UNKNOWN",
+                        ErrorCode.MANIFEST_BLOB_UNKNOWN,
                         f"blob {d.digest} unknown to {name}",
                         {"digest": str(d.digest)},
                     )
                 )
             elif size != d.size:
                 raise ApiError(
-                    "MANIFEST_INVALID",
+                    ErrorCode.MANIFEST_INVALID,
                     f"descriptor of {d.digest} says {d.size} bytes; the blob has {size}",
                     detail={"digest": str(d.digest)},
                 )
@@ -138,7 +144,7 @@ def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[str,
                 continue
             errors.append(
                 (
-                    "MANIFEST_BLOB_UNKNOWN",
+                    ErrorCode.MANIFEST_BLOB_UNKNOWN,
                     f"manifest {d.digest} unknown to {name}",
                     {"digest": str(d.digest)},
                 )
@@ -164,19 +170,21 @@ async def manifest_put(request: web.Request, name: str, reference: str) -> web.S
         try:
             check_tag(reference)
         except InvalidReference as exc:
-            raise ApiError("MANIFEST_INVALID", str(exc), detail={"tag": reference}) from None
+            raise ApiError(
+                ErrorCode.MANIFEST_INVALID, str(exc), detail={"tag": reference}
+            ) from None
         tag = reference
     raw = await _read_manifest_body(request)
     try:
         manifest = parse_manifest(raw, request.headers.get("Content-Type"))
     except (InvalidManifest, UnsupportedMediaType, InvalidDigest) as exc:
-        raise ApiError("MANIFEST_INVALID", str(exc)) from None
+        raise ApiError(ErrorCode.MANIFEST_INVALID, str(exc)) from None
     if not isinstance(manifest, ImageManifest | Index):
-        raise ApiError("MANIFEST_INVALID", "Docker schema1 manifests are not accepted")
+        raise ApiError(ErrorCode.MANIFEST_INVALID, "Docker schema1 manifests are not accepted")
     digest = digest_of(raw, wanted.algorithm) if wanted is not None else manifest.digest
     if wanted is not None and digest != wanted:
         raise ApiError(
-            "DIGEST_INVALID",
+            ErrorCode.DIGEST_INVALID,
             f"manifest hashes to {digest}, not {wanted}",
             detail={"digest": str(wanted)},
         )
@@ -203,7 +211,9 @@ async def manifest_delete(request: web.Request, name: str, reference: str) -> we
     storage = registry(request).storage
     valid_name(name)
     if not storage.repo_exists(name):
-        raise ApiError("NAME_UNKNOWN", f"repository {name} not known", detail={"name": name})
+        raise ApiError(
+            ErrorCode.NAME_UNKNOWN, f"repository {name} not known", detail={"name": name}
+        )
     if ":" in reference:
         digest = parse_digest(reference)
         if not await asyncio.to_thread(storage.delete_manifest, name, digest):
@@ -236,7 +246,7 @@ def _page(request: web.Request, items: list[str]) -> tuple[list[str], dict[str, 
             raise ValueError(text)
     except ValueError:
         raise ApiError(
-            "UNSUPPORTED", f"n must be a non-negative integer, not {text!r}", status=400
+            ErrorCode.UNSUPPORTED, f"n must be a non-negative integer, not {text!r}", status=400
         ) from None
     if n == 0 or len(items) <= n:
         return items[:n], {}
@@ -251,7 +261,9 @@ async def tags_list(request: web.Request, name: str) -> web.StreamResponse:
     valid_name(name)
     tags = await asyncio.to_thread(storage.tags, name)
     if tags is None:
-        raise ApiError("NAME_UNKNOWN", f"repository {name} not known", detail={"name": name})
+        raise ApiError(
+            ErrorCode.NAME_UNKNOWN, f"repository {name} not known", detail={"name": name}
+        )
     page, headers = _page(request, tags)
     return web.json_response({"name": name, "tags": page}, headers=headers)
 

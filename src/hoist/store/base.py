@@ -1,7 +1,19 @@
 """The store interface every backend implements, nouns first like the CLI.
 
 A store serves one kind of location (registries, OCI layouts, archives); every method takes the
-reference it acts on. Abilities only some backends have are small extra protocols.
+reference it acts on. Abilities only some backends have are small extra protocols, asked with
+``isinstance`` (never ``getattr``):
+
+=================  ============================  ==========================
+ability            method                        stores
+=================  ============================  ==========================
+BlobMounter        ``blob_mount``                registry
+Cataloger          ``repo_list``                 registry
+TagPager           ``tag_list_page``             registry
+RateLimited        ``ratelimit``                 registry
+GarbageCollector   ``gc``                        OCI layout
+Aborter            ``abort``                     archive
+=================  ============================  ==========================
 """
 
 from __future__ import annotations
@@ -21,7 +33,9 @@ __all__ = [
     "BlobReader",
     "Cataloger",
     "GarbageCollector",
+    "RateLimited",
     "Store",
+    "TagPager",
 ]
 
 
@@ -115,6 +129,27 @@ class Cataloger(Protocol):
         self, ref: ImageRef, *, limit: int | None = None, last: str | None = None
     ) -> list[str]:
         """Repository names, sorted, ``limit`` at a time after ``last``."""
+        ...
+
+
+@runtime_checkable
+class TagPager(Protocol):
+    """Stores that list tags a page at a time, in the order the store keeps them."""
+
+    def tag_list_page(
+        self, ref: ImageRef, *, limit: int | None = None, last: str | None = None
+    ) -> list[str]:
+        """One page of tags: ``limit`` after ``last``."""
+        ...
+
+
+@runtime_checkable
+class RateLimited(Protocol):
+    """Stores that report a pull rate limit (Docker Hub's ``ratelimit-*`` headers)."""
+
+    def ratelimit(self, ref: ImageRef) -> dict[str, str | None]:
+        """``limit``, ``remaining`` and ``source`` as the registry reports them (None: absent),
+        learnt without counting as a pull."""
         ...
 
 
