@@ -151,6 +151,7 @@ def test_tag_ls_and_ref(capsysbinary: pytest.CaptureFixture[bytes], layout: str)
         (["image", "inspect", "{layout}", "-p", "linux"], 2, "Invalid value"),
         (["no-such-command"], 2, "No such command"),
         (["tag", "ls", "{layout}", "--include", "(v"], 1, "error: bad regular expression"),
+        (["image", "ratelimit", "{layout}:base"], 1, ":base is not on a registry"),
     ],
     ids=[
         "no-layout",
@@ -161,6 +162,7 @@ def test_tag_ls_and_ref(capsysbinary: pytest.CaptureFixture[bytes], layout: str)
         "bad-platform",
         "usage",
         "bad-regex",
+        "ratelimit-layout",
     ],
 )
 def test_errors_are_one_line(

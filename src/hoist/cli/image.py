@@ -12,6 +12,7 @@ from hoist.cli.common import (
     emit_json,
     format_option,
     get_client,
+    get_location,
     human_size,
     platform_option,
     table,
@@ -63,14 +64,14 @@ def image_config(ctx: click.Context, reference: str, platform: Platform | None) 
 def image_ratelimit(ctx: click.Context, reference: str, fmt: str) -> None:
     """Show Docker Hub's pull rate limit for REFERENCE (a HEAD request, not counted as a pull)."""
     from hoist.errors import Unsupported
+    from hoist.model.reference import Reference
+    from hoist.store.base import RateLimited
 
-    client = get_client(ctx)
-    ref = client.ref(reference)
-    store = client.store(ref)
-    check = getattr(store, "ratelimit", None)
-    if check is None:
+    location = get_location(ctx, reference)
+    store, ref = location.store, location.ref
+    if not isinstance(store, RateLimited) or not isinstance(ref, Reference):
         raise Unsupported(f"{ref} is not on a registry")
-    info = check(ref)
+    info = store.ratelimit(ref)
     if fmt == "json":
         emit_json(info)
     elif info["limit"] is None:
