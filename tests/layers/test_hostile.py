@@ -93,7 +93,7 @@ def _tar(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
     return raw.getvalue()
 
 
-def _file(name: str, data: bytes = b"x", **attrs: Any) -> tuple[tarfile.TarInfo, bytes]:
+def _file(name: str, data: bytes = b"x", /, **attrs: Any) -> tuple[tarfile.TarInfo, bytes]:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     for key, value in attrs.items():
