@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     )
     from hoist.authoring.builder import BuildOptions, BuildResult, image_build
     from hoist.authoring.mod import Changes, Rebase, image_mod
-    from hoist.client import Client, PlatformLike, Target
+    from hoist.client import Client, Target
     from hoist.copy import CopyOptions, CopyResult, Progress, blob_copy, image_copy
     from hoist.errors import (
         AuthError,
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest, digest_of
     from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
-    from hoist.model.platform import Platform
+    from hoist.model.platform import Platform, PlatformLike
     from hoist.model.reference import ImageRef, LayoutReference, Reference, parse_reference
     from hoist.store.base import Store
 
@@ -79,7 +79,7 @@ _EXPORTS: dict[str, str] = {
     # the client and where images live
     "Client": "hoist.client",
     "Location": "hoist.location",
-    "PlatformLike": "hoist.client",
+    "PlatformLike": "hoist.model.platform",
     "Target": "hoist.client",
     "Store": "hoist.store.base",
     "Image": "hoist.image",

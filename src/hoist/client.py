@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from hoist.errors import InvalidInput, Unsupported
 from hoist.image import Image
 from hoist.location import Location
-from hoist.model.platform import Platform
+from hoist.model.platform import PlatformLike, as_platform, as_platforms
 from hoist.model.reference import ImageRef, parse_reference
 
 if TYPE_CHECKING:
@@ -37,31 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "PlatformLike", "Target", "as_platform", "as_platforms"]
 
-log = logging.getLogger(__name__)
 
-PlatformLike = Platform | str
-"""A platform as users have it: a :class:`Platform` or ``os/arch[/variant]`` (or ``local``)."""
+log = logging.getLogger(__name__)
 
 Target = Location | ImageRef | str
 """What a verb accepts as a place: a Location, a parsed reference, or reference text."""
-
-
-def as_platform(value: PlatformLike) -> Platform:
-    """``value`` as a Platform; strings are parsed (raises InvalidPlatform)."""
-    if isinstance(value, Platform):
-        return value
-    if isinstance(value, str):
-        return Platform.parse(value)
-    raise InvalidInput(f"platform must be a Platform or a string, not {type(value).__name__}")
-
-
-def as_platforms(values: Iterable[PlatformLike] | PlatformLike | None) -> tuple[Platform, ...]:
-    """Platforms from a list of Platforms or strings (a lone string is one platform)."""
-    if values is None:
-        return ()
-    if isinstance(values, str | Platform):
-        return (as_platform(values),)
-    return tuple(as_platform(v) for v in values)
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:
@@ -110,7 +90,9 @@ class Client:
         _positive("backoff_max", backoff_max, zero=True)
         if chunk_size is not None:
             if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-                raise InvalidInput(f"chunk_size must be a positive whole number, not {chunk_size!r}")
+                raise InvalidInput(
+                    f"chunk_size must be a positive whole number, not {chunk_size!r}"
+                )
         if user_agent is not None and not isinstance(user_agent, str):
             raise InvalidInput(f"user_agent must be a string, not {user_agent!r}")
         self._registry_options: dict[str, Any] = {
@@ -261,4 +243,3 @@ class Client:
             self.abort()
         else:
             self.close()
-

@@ -37,8 +37,8 @@ from hoist.model.platform import Platform
 from hoist.store.base import BlobMounter
 
 if TYPE_CHECKING:
-    from hoist.client import PlatformLike
     from hoist.location import Location
+    from hoist.model.platform import PlatformLike
     from hoist.store.base import BlobReader
 
 __all__ = ["CopyOptions", "CopyResult", "Progress", "blob_copy", "image_copy"]
@@ -86,7 +86,7 @@ class CopyOptions:
         ) -> None: ...
 
     def __post_init__(self) -> None:
-        from hoist.client import as_platform, as_platforms
+        from hoist.model.platform import as_platform, as_platforms
 
         if self.platform is not None:
             object.__setattr__(self, "platform", as_platform(self.platform))

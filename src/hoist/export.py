@@ -22,8 +22,8 @@ from hoist.model.reference import LayoutReference, Reference
 from hoist.store.archive import ArchiveStore
 
 if TYPE_CHECKING:
-    from hoist.client import PlatformLike
     from hoist.copy import CopyResult, Progress
+    from hoist.model.platform import PlatformLike
 
 __all__ = ["FORMATS", "image_export"]
 

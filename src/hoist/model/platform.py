@@ -6,11 +6,11 @@ import platform as _host
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from hoist.errors import InvalidPlatform, PlatformNotFound
 
-__all__ = ["Platform", "choose", "local_platform"]
+__all__ = ["Platform", "PlatformLike", "as_platform", "as_platforms", "choose", "local_platform"]
 
 _ARCH_ALIASES = {
     "x86_64": "amd64",
@@ -158,3 +158,25 @@ def choose(items: Iterable[T], wanted: Platform, platform_of: Any, *, what: str 
 
 def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+PlatformLike: TypeAlias = Platform | str
+"""A platform as users have it: a :class:`Platform` or ``os/arch[/variant]`` (or ``local``)."""
+
+
+def as_platform(value: PlatformLike) -> Platform:
+    """``value`` as a Platform; strings are parsed (raises InvalidPlatform)."""
+    if isinstance(value, Platform):
+        return value
+    if isinstance(value, str):
+        return Platform.parse(value)
+    raise InvalidPlatform(f"platform must be a Platform or a string, not {type(value).__name__}")
+
+
+def as_platforms(values: Iterable[PlatformLike] | PlatformLike | None) -> tuple[Platform, ...]:
+    """Platforms from a list of Platforms or strings (a lone string is one platform)."""
+    if values is None:
+        return ()
+    if isinstance(values, str | Platform):
+        return (as_platform(values),)
+    return tuple(as_platform(v) for v in values)
