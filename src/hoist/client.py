@@ -88,11 +88,10 @@ class Client:
         for name, value in (("retry_time", retry_time), ("backoff", backoff)):
             _positive(name, value, zero=True)
         _positive("backoff_max", backoff_max, zero=True)
-        if chunk_size is not None:
-            if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-                raise InvalidInput(
-                    f"chunk_size must be a positive whole number, not {chunk_size!r}"
-                )
+        if chunk_size is not None and (
+            isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+        ):
+            raise InvalidInput(f"chunk_size must be a whole number above 0, not {chunk_size!r}")
         if user_agent is not None and not isinstance(user_agent, str):
             raise InvalidInput(f"user_agent must be a string, not {user_agent!r}")
         self._registry_options: dict[str, Any] = {
