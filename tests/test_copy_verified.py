@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from support.registry_fixtures import RegistryServer
 
+import hoist.fsutil
 import hoist.store.ocidir
 import hoist.store.verified
 from hoist.copy import image_copy
@@ -151,7 +152,7 @@ def test_corrupt_source_fails_the_copy_and_leaves_no_blob(
             dst_store.manifest_head(dst)
     leftovers = [p.name for p in (tmp_path / "dst" / "blobs" / "sha256").iterdir()]
     assert layer.digest.hex not in leftovers
-    assert not [n for n in leftovers if n.startswith(hoist.store.ocidir.TMP_PREFIX)]
+    assert not [n for n in leftovers if n.startswith(hoist.fsutil.TMP_PREFIX)]
 
 
 def test_lying_verifying_reader_is_refused_by_both_stores(

@@ -48,7 +48,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _login(cap: Any, server: RegistryServer) -> None:
     assert run(cap, "registry", "set", server.host, "--tls", "disabled")[0] == 0
-    if server.username:
+    if server.username and server.password:
         code, _, err = run(
             cap, "registry", "login", server.host, "-u", server.username, "-p", server.password
         )
