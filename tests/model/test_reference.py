@@ -169,7 +169,8 @@ INVALID = [
     ("ubuntu:tag:tag2", "':'"),
     ("http://example.com/foo", "scheme"),
     ("https://example.com/foo", "scheme"),
-    ("docker://ubuntu", "scheme"),
+    ("docker://Ubuntu", "lowercase"),
+    ("dir:/tmp/x", "skopeo's dir: transport"),
     ("foo://bar", "scheme"),
     ("example.com:port/foo", "port"),
     ("example.com:/foo", "empty port"),
@@ -210,7 +211,8 @@ def test_parse_invalid(text: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["ocidir://./dir", "oci-archive://x.tar", "http://example.com/foo", "a://b"]
+    "text",
+    ["ocidir://./dir", "oci-archive://x.tar", "http://example.com/foo", "a://b", "docker://a"],
 )
 def test_reference_parse_rejects_schemes(text: str) -> None:
     with pytest.raises(InvalidReference, match="no scheme"):
@@ -527,3 +529,47 @@ def test_parse_any_suffix(prefix: str, suffix: str) -> None:
     except InvalidReference:
         return
     assert parse_reference(str(ref)) == ref
+
+
+# --------------------------------------------------------------------------- skopeo's names
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("docker://ubuntu", "docker.io/library/ubuntu:latest"),
+        ("docker://localhost:5000/app:v1", "localhost:5000/app:v1"),
+        ("docker://ghcr.io/a/b@" + D256, "ghcr.io/a/b@" + D256),
+        ("oci:/tmp/layout", "ocidir:///tmp/layout"),
+        ("oci:./layout:v1", "ocidir://./layout:v1"),
+        ("oci:layout:v1@" + D256, "ocidir://layout:v1@" + D256),
+        ("oci:layout:@" + D256, "ocidir://layout@" + D256),
+        ("oci-archive:app.tar", "oci-archive://app.tar"),
+        ("oci-archive:/x/app.tar:v2", "oci-archive:///x/app.tar:v2"),
+        ("docker-archive:app.tar", "docker-archive://app.tar"),
+        ("docker-archive:app.tar:v1", "docker-archive://app.tar:v1"),
+        ("docker-archive:app.tar:app:v1", "docker-archive://app.tar:v1"),
+        ("docker-archive:app.tar:docker.io/library/app:v3", "docker-archive://app.tar:v3"),
+    ],
+)
+def test_skopeo_names(text: str, canonical: str) -> None:
+    ref = parse_reference(text)
+    assert str(ref) == canonical
+    assert parse_reference(canonical) == ref
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("oci:", "empty path"),
+        ("oci::v1", "empty path"),
+        ("oci:/x:", "empty tag"),
+        ("oci:/x:bad!", "'!'"),
+        ("docker://", "empty reference"),
+        ("docker-archive:f.tar:@3", "invalid digest"),
+        ("containers-storage:alpine", "skopeo's containers-storage: transport"),
+    ],
+)
+def test_skopeo_names_invalid(text: str, message: str) -> None:
+    with pytest.raises(InvalidReference, match=message):
+        parse_reference(text)

@@ -2,6 +2,12 @@
 
 Pure values: parsing and validation only, no I/O. Both kinds are frozen and hashable, and
 ``parse(str(ref)) == ref`` holds for every value that can be constructed.
+
+:func:`parse_reference` also reads the names skopeo (containers/image) writes, and turns them
+into hoist's canonical form: ``docker://REF`` -> ``REF``; ``oci:DIR[:TAG]`` ->
+``ocidir://DIR[:TAG]``; ``oci-archive:FILE[:TAG]`` -> ``oci-archive://FILE[:TAG]``;
+``docker-archive:FILE[:[NAME:]TAG]`` -> ``docker-archive://FILE[:TAG]``. As in skopeo, the path
+ends at the first ``:`` after the transport.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ __all__ = [
     "DOCKER_HUB_API",
     "LAYOUT_SCHEMES",
     "NAME_MAX",
+    "SKOPEO_TRANSPORTS",
     "TAG_MAX",
     "ImageRef",
     "LayoutReference",
@@ -32,6 +39,14 @@ DOCKER_HUB_API = "registry-1.docker.io"
 """The host that serves Docker Hub's registry API."""
 LAYOUT_SCHEMES: frozenset[str] = frozenset({"ocidir", "oci-archive", "docker-archive"})
 """Schemes of references to images on the local filesystem."""
+SKOPEO_TRANSPORTS: frozenset[str] = frozenset({"docker", "oci", "oci-archive", "docker-archive"})
+"""The transports of skopeo's ``TRANSPORT:NAME`` form that hoist reads."""
+_SKOPEO_SCHEMES = {
+    "oci": "ocidir",
+    "oci-archive": "oci-archive",
+    "docker-archive": "docker-archive",
+}
+_SKOPEO_OTHER = frozenset({"dir", "containers-storage", "docker-daemon"})
 NAME_MAX = 255
 """Longest ``registry/repository``, as in distribution."""
 TAG_MAX = 128
@@ -441,7 +456,47 @@ ImageRef: TypeAlias = Reference | LayoutReference
 
 
 def parse_reference(text: str) -> ImageRef:
-    """Parse a registry reference, or ``ocidir://``/``oci-archive://``/``docker-archive://``."""
+    """Parse a registry reference, or ``ocidir://``/``oci-archive://``/``docker-archive://``,
+    or one of skopeo's names (``docker://REF``, ``oci:DIR[:TAG]``, ``oci-archive:FILE[:TAG]``,
+    ``docker-archive:FILE[:NAME:TAG]``)."""
+    transport, colon, rest = text.partition(":")
+    if colon and transport == "docker" and rest.startswith("//"):
+        try:
+            return Reference.parse(rest[2:])
+        except InvalidReference as exc:
+            raise InvalidReference(f"{exc} (in {text!r})") from None
+    if colon and not rest.startswith("//"):
+        if transport in _SKOPEO_SCHEMES:
+            return _parse_skopeo_layout(text, _SKOPEO_SCHEMES[transport], rest)
+        if transport in _SKOPEO_OTHER:
+            raise InvalidReference(
+                f"invalid reference {text!r}: hoist does not read skopeo's {transport}: "
+                "transport; it reads docker://, oci:, oci-archive: and docker-archive:"
+            )
     if "://" in text:
         return LayoutReference.parse(text)
     return Reference.parse(text)
+
+
+def _parse_skopeo_layout(text: str, scheme: str, rest: str) -> LayoutReference:
+    """``oci:DIR[:TAG]`` and friends: the path ends at the first ':'; a docker-archive's
+    ``NAME:TAG`` keeps its tag (the name is matched by tag alone), a lone word is the tag."""
+    path, colon, version = rest.partition(":")
+    try:
+        if not path:
+            raise InvalidReference("empty path")
+        tag: str | None = None
+        digest: Digest | None = None
+        if colon:
+            if not version:
+                raise InvalidReference("empty tag after ':'")
+            if scheme == "docker-archive" and ":" in version.rpartition("/")[2].split("@")[0]:
+                named = Reference.parse(version)
+                tag, digest = named.tag, named.digest
+            else:
+                name, at, hashed = version.partition("@")
+                tag = name or None
+                digest = _parse_digest(hashed) if at else None
+        return LayoutReference(scheme, path, tag, digest)
+    except InvalidReference as exc:
+        raise _fail(text, exc) from None
