@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import layers
 from support.cli import run
 from support.registry_fixtures import http_get
 from support.skopeo import skopeo, skopeo_raw
@@ -18,19 +19,22 @@ from support.where import TARGETS, Where, make_where
 
 from hoist.artifact import (
     ANNOTATION_TITLE,
+    AnnotationFile,
     ArtifactFile,
+    ReferrerFilter,
     artifact_get,
     artifact_list,
     artifact_put,
+    artifact_select,
     artifact_tree,
     has_explicit_tag,
     safe_title,
 )
 from hoist.client import Client
-from hoist.errors import DigestMismatch, InvalidInput, UnsafeLayer
+from hoist.errors import DigestMismatch, InvalidInput, NotFound, UnsafeLayer
 from hoist.location import Location
 from hoist.model import mediatype as mt
-from hoist.model.descriptor import EMPTY_DESCRIPTOR, Descriptor
+from hoist.model.descriptor import EMPTY_DESCRIPTOR, Annotations, Descriptor
 from hoist.model.digest import Digest
 from hoist.model.manifest import ImageManifest
 from hoist.model.platform import Platform
@@ -529,3 +533,670 @@ def _raw_of(cap: Any, repo: str) -> bytes:
     code, raw, err = run(cap, "manifest", "get", f"{repo}:multi", "--format", "raw")
     assert code == 0, err
     return raw
+
+
+# ----------------------------------------------------------------------------- directories
+
+DIR_TYPE = mt.OCI_LAYER_GZIP
+UNPACK = "io.deis.oras.content.unpack"
+CONTENT_DIGEST = "io.deis.oras.content.digest"
+
+
+def _make_tree(root: Path) -> Path:
+    """A directory of every kind a directory artifact carries: nested and empty directories,
+    an executable, a symlink, a long and a non-ASCII name, incompressible bytes."""
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "run.sh").write_bytes(b"#!/bin/sh\necho hi\n")
+    (root / "bin" / "run.sh").chmod(0o755)
+    (root / "docs" / "empty").mkdir(parents=True)
+    (root / "docs" / "readme.txt").write_bytes(b"read me\n")
+    (root / "docs" / "ünïcode.txt").write_bytes("ünïcode\n".encode())
+    (root / "docs" / ("n" * 120 + ".txt")).write_bytes(b"long name\n")
+    (root / "data.bin").write_bytes(os.urandom(200 * 1024))
+    (root / "link").symlink_to("docs/readme.txt")
+    (root / "private").mkdir(mode=0o700)
+    (root / "private").chmod(0o700)
+    (root / "private" / "key").write_bytes(b"secret\n")
+    (root / "private" / "key").chmod(0o600)
+    return root
+
+
+def _snapshot(root: Path) -> dict[str, tuple[str, int, bytes | str]]:
+    """Every entry under ``root``: kind, permission bits and content (or link target)."""
+    out: dict[str, tuple[str, int, bytes | str]] = {}
+    for here, dirs, names in os.walk(root):
+        for name in [*dirs, *names]:
+            path = Path(here) / name
+            rel = str(path.relative_to(root))
+            st = path.lstat()
+            if path.is_symlink():
+                out[rel] = ("link", 0, os.readlink(path))
+            elif path.is_dir():
+                out[rel] = ("dir", st.st_mode & 0o777, b"")
+            else:
+                out[rel] = ("file", st.st_mode & 0o777, path.read_bytes())
+    return out
+
+
+def _manifest_of(cap: Any, ref: str) -> dict[str, Any]:
+    code, raw, err = run(cap, "manifest", "get", ref, "--format", "raw")
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+def _blob(cap: Any, ref: str, digest: str) -> bytes:
+    code, blob, err = run(cap, "blob", "get", ref, digest)
+    assert code == 0, err
+    return blob
+
+
+def test_directory_round_trip(where: Where, capsysbinary: Any, tmp_path: Path) -> None:
+    import gzip
+    import io
+    import shutil
+    import tarfile
+
+    tree = _make_tree(tmp_path / "src" / "tree")
+    digest = _put(capsysbinary, where.at("dir"), "-t", SBOM, "-f", str(tree))
+    manifest = _manifest_of(capsysbinary, where.by_digest(digest))
+    (layer,) = manifest["layers"]
+    blob = _blob(capsysbinary, where.at("dir"), layer["digest"])
+    tar = gzip.decompress(blob)
+    assert layer["mediaType"] == DIR_TYPE
+    assert layer["annotations"] == {
+        ANNOTATION_TITLE: "tree",
+        UNPACK: "true",
+        CONTENT_DIGEST: "sha256:" + hashlib.sha256(tar).hexdigest(),
+    }
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        members = archive.getmembers()
+    names = [m.name for m in members]
+    assert names == sorted(names) and names[0] == "tree"
+    assert all(n.startswith("tree/") for n in names[1:])
+    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
+
+    out = tmp_path / "out"
+    code, stdout, err = run(capsysbinary, "artifact", "get", where.at("dir"), "-o", str(out))
+    assert code == 0, err
+    assert stdout.decode().split() == [str(out / "tree")]
+    assert _snapshot(out / "tree") == _snapshot(tree)
+    assert sorted(p.name for p in out.iterdir()) == ["tree"]  # no staging left behind
+
+    # the same tree elsewhere, with other times, gives the same bytes
+    copy = tmp_path / "elsewhere" / "tree"
+    shutil.copytree(tree, copy, symlinks=True)
+    for here, _, names_ in os.walk(copy):
+        for name in names_:
+            os.utime(Path(here) / name, (1_000_000, 1_000_000), follow_symlinks=False)
+    assert _put(capsysbinary, where.at("dir2"), "-t", SBOM, "-f", str(copy)) == digest
+
+    # a second get replaces the directory: what the artifact does not hold goes
+    (out / "tree" / "stale.txt").write_bytes(b"old\n")
+    assert run(capsysbinary, "artifact", "get", where.at("dir"), "-o", str(out))[0] == 0
+    assert _snapshot(out / "tree") == _snapshot(tree)
+    assert sorted(p.name for p in out.iterdir()) == ["tree"]
+
+    # --no-unpack writes the tarball itself, in the directory's place; and back again
+    code, _, err = run(
+        capsysbinary, "artifact", "get", where.at("dir"), "-o", str(out), "--no-unpack"
+    )
+    assert code == 0, err
+    assert (out / "tree").read_bytes() == blob
+    assert run(capsysbinary, "artifact", "get", where.at("dir"), "-o", str(out))[0] == 0
+    assert _snapshot(out / "tree") == _snapshot(tree)
+    assert sorted(p.name for p in out.iterdir()) == ["tree"]
+
+
+def test_directory_refusals(capsysbinary: Any, env: Path, tmp_path: Path) -> None:
+    ref = f"ocidir://{tmp_path}/layout:x"
+    whiteout = tmp_path / "wh"
+    (whiteout / "sub").mkdir(parents=True)
+    (whiteout / "sub" / ".wh.gone").write_bytes(b"")
+    code, out, err = run(capsysbinary, "artifact", "put", ref, "-t", SBOM, "-f", str(whiteout))
+    assert (code, out) == (1, b"") and "whiteout" in err
+    config_dir = tmp_path / "cfg"
+    config_dir.mkdir()
+    code, _, err = run(
+        capsysbinary, "artifact", "put", ref, "-t", SBOM, "--config", str(config_dir)
+    )
+    assert code == 1 and "a config is one file" in err
+
+
+# ----------------------------------------------------------------------------- oras-py as the peer
+
+
+def _oras(host: str) -> Any:
+    oras_client = pytest.importorskip("oras.client")
+    return oras_client.OrasClient(hostname=host, insecure=True, tls_verify=False)
+
+
+@pytest.fixture(params=["distribution", "hoist-serve"])
+def registry(
+    request: pytest.FixtureRequest, env: Path, tmp_path: Path, capsysbinary: Any, repo_name: str
+) -> Where:
+    return make_where(request, request.param, tmp_path, capsysbinary, repo_name)
+
+
+def test_oras_py_pushes_hoist_unpacks(registry: Where, capsysbinary: Any, tmp_path: Path) -> None:
+    tree = _make_tree(tmp_path / "src" / "mydir")
+    (tmp_path / "src" / "note.txt").write_bytes(b"a note\n")
+    host = registry.base.split("/")[0]
+    oras = _oras(host)
+    response = oras.push(
+        target=registry.at("1"),
+        files=[str(tree), f"{tmp_path}/src/note.txt:text/plain"],
+        disable_path_validation=True,
+        quiet=True,
+    )
+    assert response.status_code == 201
+    layers = _manifest_of(capsysbinary, registry.at("1"))["layers"]
+    # oras-py marks a directory by its media type only: no unpack or digest annotation
+    assert [(x["mediaType"], x["annotations"]) for x in layers] == [
+        (DIR_TYPE, {ANNOTATION_TITLE: "mydir"}),
+        ("text/plain", {ANNOTATION_TITLE: "note.txt"}),
+    ]
+    out = tmp_path / "out"
+    code, stdout, err = run(capsysbinary, "artifact", "get", registry.at("1"), "-o", str(out))
+    assert code == 0, err
+    assert stdout.decode().split() == [str(out / "mydir"), str(out / "note.txt")]
+    assert _snapshot(out / "mydir") == _snapshot(tree)
+    assert (out / "note.txt").read_bytes() == b"a note\n"
+
+
+def test_hoist_pushes_oras_py_unpacks(registry: Where, capsysbinary: Any, tmp_path: Path) -> None:
+    tree = _make_tree(tmp_path / "src" / "site")
+    (tmp_path / "src" / "sbom.json").write_bytes(b'{"sbom": true}\n')
+    _put(
+        capsysbinary,
+        registry.at("1"),
+        "-t",
+        SBOM,
+        "-f",
+        str(tree),
+        "-f",
+        f"{tmp_path}/src/sbom.json:application/spdx+json",
+    )
+    oras = _oras(registry.base.split("/")[0])
+    out = tmp_path / "oras-out"
+    pulled = oras.pull(target=registry.at("1"), outdir=str(out))
+    assert sorted(pulled) == [str(out / "sbom.json"), str(out / "site")]
+    assert _snapshot(out / "site") == _snapshot(tree)
+    assert (out / "sbom.json").read_bytes() == b'{"sbom": true}\n'
+
+
+# ----------------------------------------------------------------------------- hostile directories
+
+
+def _push_layer(
+    ref_text: str, blob: bytes, annotations: dict[str, str], media_type: str = DIR_TYPE
+) -> None:
+    """An artifact of one layer, written without hoist's checks."""
+    with Client() as client:
+        ref = parse_reference(ref_text)
+        store = client.store(ref)
+        store.blob_put(ref, blob)
+        store.blob_put(ref, b"{}")
+        layer = Descriptor.of(media_type, blob).replace(annotations=annotations)
+        store.manifest_put(ref, ImageManifest.build(EMPTY_DESCRIPTOR, [layer], artifact_type=SBOM))
+
+
+def _dir_annotations(tar: bytes, title: str = "d") -> dict[str, str]:
+    return {
+        ANNOTATION_TITLE: title,
+        UNPACK: "true",
+        CONTENT_DIGEST: "sha256:" + hashlib.sha256(tar).hexdigest(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ([layers.d("d"), layers.f("d/ok"), layers.f("other/x")], "entries outside d/"),
+        ([layers.f("d/ok"), layers.f("../escape")], "climbs out"),
+        ([layers.d("d"), layers.f("/etc/evil")], "absolute"),
+        ([layers.d("d"), layers.sym("d/pw", "/etc/passwd")], "points outside"),
+        ([layers.d("d"), layers.sym("d/up", "../../x")], "points outside"),
+        (  # inside by its text (d/s), outside once s/l is followed: d/s/l/.. is d/..
+            [
+                layers.d("d"),
+                layers.d("d/s"),
+                layers.sym("d/s/l", ".."),
+                layers.sym("d/m", "s/l/.."),
+            ],
+            "d/m: the link",
+        ),
+        ([layers.f("d", b"a file, not a directory")], "no directory d/"),
+        ([layers.d("x"), layers.f("x/y")], "no directory d/"),
+    ],
+    ids=["outside", "dotdot", "absolute", "abs-link", "up-link", "link-chain", "file", "other"],
+)
+def test_get_refuses_hostile_directories(
+    capsysbinary: Any, env: Path, tmp_path: Path, items: list[Any], message: str
+) -> None:
+    ref = f"ocidir://{tmp_path}/layout:bad"
+    tar = layers.make_tar(items)
+    _push_layer(ref, layers.compress(tar, "gzip"), _dir_annotations(tar))
+    out = tmp_path / "deep" / "out"
+    code, stdout, err = run(capsysbinary, "artifact", "get", ref, "-o", str(out))
+    assert (code, stdout) == (1, b""), err
+    assert message in err and "Traceback" not in err
+    assert list(out.iterdir()) == []  # nothing written, no staging left
+    assert not (tmp_path / "deep" / "escape").exists()
+
+
+def test_get_checks_the_tar_digest(capsysbinary: Any, env: Path, tmp_path: Path) -> None:
+    ref = f"ocidir://{tmp_path}/layout:bad"
+    tar = layers.make_tar([layers.d("d"), layers.f("d/ok", b"fine\n")])
+    annotations = _dir_annotations(tar) | {CONTENT_DIGEST: "sha256:" + "0" * 64}
+    _push_layer(ref, layers.compress(tar, "gzip"), annotations)
+    out = tmp_path / "out"
+    with Client() as client, pytest.raises(DigestMismatch, match="unpacked tar's digest"):
+        artifact_get(client.at(ref), out)
+    assert list(out.iterdir()) == []
+
+
+def test_get_limits_directory_size(capsysbinary: Any, env: Path, tmp_path: Path) -> None:
+    ref = f"ocidir://{tmp_path}/layout:bomb"
+    tar = layers.make_tar([layers.d("d"), layers.f("d/zeros", bytes(4 * 1024 * 1024))])
+    blob = layers.compress(tar, "gzip")
+    assert len(blob) < 10 * 1024
+    _push_layer(ref, blob, _dir_annotations(tar))
+    out = tmp_path / "out"
+    code, _, err = run(capsysbinary, "artifact", "get", ref, "-o", str(out), "--max-size", "1M")
+    assert code == 1 and "exceeds the limit" in err
+    assert list(out.iterdir()) == []
+    assert run(capsysbinary, "artifact", "get", ref, "-o", str(out))[0] == 0
+    assert (out / "d" / "zeros").stat().st_size == 4 * 1024 * 1024
+
+
+def test_unmarked_tarball_stays_a_file(capsysbinary: Any, env: Path, tmp_path: Path) -> None:
+    """A tar+gzip layer without oras's annotation that holds no directory of its title (a
+    tarball pushed as a file) is written as the file it is."""
+    ref = f"ocidir://{tmp_path}/layout:tgz"
+    blob = layers.compress(layers.make_tar([layers.f("etc/conf", b"x\n")]), "gzip")
+    _push_layer(ref, blob, {ANNOTATION_TITLE: "rootfs.tar.gz"})
+    out = tmp_path / "out"
+    code, stdout, err = run(capsysbinary, "artifact", "get", ref, "-o", str(out))
+    assert code == 0, err
+    assert stdout.decode().split() == [str(out / "rootfs.tar.gz")]
+    assert (out / "rootfs.tar.gz").read_bytes() == blob
+    assert sorted(p.name for p in out.iterdir()) == ["rootfs.tar.gz"]
+
+
+# ----------------------------------------------------------------------------- picking a referrer
+
+
+def _sbom_file(tmp_path: Path, name: str) -> str:
+    path = tmp_path / "sboms" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(f'{{"name": "{name}"}}\n'.encode())
+    return str(path)
+
+
+def test_pick_a_referrer(where: Where, capsysbinary: Any, tmp_path: Path) -> None:
+    v1 = where.at("v1")
+
+    def attach(name: str, *annotations: str, kind: str = SBOM) -> str:
+        args = [a for pair in annotations for a in ("--annotation", pair)]
+        file = _sbom_file(tmp_path, name)
+        return _put(capsysbinary, where.base, "--subject", v1, "-t", kind, "-f", file, *args)
+
+    # by time, "...01T23:00-05:00" (04:00Z on the 2nd) is newer than "...02T01:00Z",
+    # though it sorts first as text
+    old = attach("old.json", f"{CREATED}=2024-01-01T00:00:00Z", "tool=syft")
+    newest = attach("newest.json", f"{CREATED}=2024-02-01T23:00:00-05:00", "tool=trivy")
+    text_max = attach("text.json", f"{CREATED}=2024-02-02T01:00:00Z", "tool=trivy")
+    undated = attach("undated.json")
+    attach("sig.json", f"{CREATED}=2025-01-01T00:00:00Z", kind=SIG)
+
+    def get(*args: str) -> tuple[int, list[str], str]:
+        out = tmp_path / "got"
+        if out.exists():
+            import shutil
+
+            shutil.rmtree(out)
+        code, stdout, err = run(capsysbinary, "artifact", "get", v1, "-o", str(out), *args)
+        return code, [Path(p).name for p in stdout.decode().split()], err
+
+    code, files, err = get("--artifact-type", SBOM, "--latest")
+    assert (code, files) == (0, ["newest.json"]), err
+    assert f"@{newest}" in err and "created 2024-02-01T23:00:00-05:00" in err
+    assert (tmp_path / "got" / "newest.json").read_bytes() == b'{"name": "newest.json"}\n'
+    assert get("-t", SBOM, "--sort-annotation", CREATED)[1] == ["old.json"]
+    assert get("-t", SBOM, "--sort-annotation", CREATED, "--reverse")[1] == ["text.json"]
+    assert get("-t", SBOM, "--filter-annotation", "tool=syft")[1] == ["old.json"]
+    assert get("-t", SBOM, "--filter-annotation", "tool=trivy", "--latest")[1] == ["newest.json"]
+    assert get("--latest")[1] == ["sig.json"]  # any type
+    assert get("-t", SIG)[1] == ["sig.json"]  # the only one: no order needed
+    with Client() as client:
+        paths = artifact_get(
+            client.at(v1), tmp_path / "lib", match=ReferrerFilter(SBOM, latest=True)
+        )
+        assert paths == [tmp_path / "lib" / "newest.json"]
+
+    for args, code, message in [
+        (["-t", SBOM], 1, "4 referrers of"),
+        (["-t", SBOM, "--filter-annotation", "tool"], 1, "3 referrers of"),  # key set
+        (["-t", "application/vnd.none"], 1, "no referrer of"),
+        (["-t", SBOM, "--reverse"], 2, "--reverse needs --sort-annotation"),
+        (["--reverse"], 2, "--reverse needs --sort-annotation"),
+        (["-t", SBOM, "--latest", "--sort-annotation", "x"], 2, "not with --sort-annotation"),
+        (["-t", SBOM, "--sort-annotation", "nobody.sets.this"], 1, "none has a"),
+        (["--platform", "linux/amd64"], 1, "not an index"),
+    ]:
+        got, files, err = get(*args)
+        assert (got, files) == (code, []), (args, err)
+        assert message in err and "Traceback" not in err, (args, err)
+
+    code, out, err = run(
+        capsysbinary,
+        "artifact",
+        "list",
+        v1,
+        "-t",
+        SBOM,
+        "--sort-annotation",
+        CREATED,
+        "--reverse",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    assert [d["digest"] for d in json.loads(out)] == [text_max, newest, old, undated]
+    code, out, _ = run(
+        capsysbinary,
+        "artifact",
+        "list",
+        v1,
+        "--filter-annotation",
+        "tool=trivy",
+        "--format",
+        "json",
+    )
+    assert {d["digest"] for d in json.loads(out)} == {newest, text_max}
+
+
+def test_platform_referrers(where: Where, capsysbinary: Any, tmp_path: Path) -> None:
+    """Referrers of one platform's manifest in an index: list, get and tree reach them."""
+    amd64, arm64 = Platform("linux", "amd64"), Platform("linux", "arm64", "v8")
+    with Client() as client:
+        ref = parse_reference(where.at("multi"))
+        write_image(client.store(ref), ref, base_image([amd64, arm64]))
+    index = _manifest_of(capsysbinary, where.at("multi"))
+    arm = next(m for m in index["manifests"] if m["platform"]["architecture"] == "arm64")
+    sig = _put(
+        capsysbinary,
+        where.base,
+        "--subject",
+        arm["digest"],
+        "-t",
+        SIG,
+        "-f",
+        _sbom_file(tmp_path, "arm.sig"),
+    )
+    multi = where.at("multi")
+
+    def listed(*args: str) -> list[str]:
+        code, out, err = run(capsysbinary, "artifact", "list", multi, *args, "--format", "json")
+        assert code == 0, err
+        return [d["digest"] for d in json.loads(out)]
+
+    assert listed("--platform", "linux/arm64") == [sig]
+    assert listed("--platform", "linux/amd64") == []
+    assert listed() == []  # the index itself has none
+    out = tmp_path / "o"
+    code, stdout, err = run(
+        capsysbinary,
+        "artifact",
+        "get",
+        multi,
+        "--platform",
+        "linux/arm64",
+        "-t",
+        SIG,
+        "-o",
+        str(out),
+    )
+    assert code == 0, err
+    assert stdout.decode().split() == [str(out / "arm.sig")]
+    code, _, err = run(capsysbinary, "artifact", "list", multi, "--platform", "linux/s390x")
+    assert code == 1 and "s390x" in err
+
+    code, raw, err = run(capsysbinary, "artifact", "tree", multi, "--format", "json")
+    assert code == 0, err
+    tree = json.loads(raw)
+    assert tree["digest"] == index_digest(capsysbinary, multi) and tree["referrers"] == []
+    children = {c["platform"]["architecture"]: c for c in tree["manifests"]}
+    assert [r["digest"] for r in children["arm64"]["referrers"]] == [sig]
+    assert children["amd64"]["referrers"] == []
+    code, raw, _ = run(capsysbinary, "artifact", "tree", multi)
+    lines = raw.decode().splitlines()
+    assert len(lines) == 4
+    arm_line = next(i for i, line in enumerate(lines) if "[linux/arm64/v8]" in line)
+    assert lines[arm_line + 1].strip().startswith(f"└── {sig}  {SIG}")
+    code, raw, _ = run(capsysbinary, "artifact", "tree", multi, "--no-platforms")
+    assert len(raw.decode().splitlines()) == 1
+
+    with Client() as client:
+        root = artifact_tree(client.at(multi))
+    assert [(depth, n.descriptor.digest) for depth, n in root.walk()] == [
+        (0, root.descriptor.digest),
+        *[(1, Digest.parse(m["digest"])) for m in index["manifests"]],
+        (2, Digest.parse(sig)),
+    ]
+
+
+def index_digest(cap: Any, ref: str) -> str:
+    return str(_head(cap, ref)["digest"])
+
+
+# ----------------------------------------------------------------------------- put options
+
+
+def test_put_from_stdin(
+    where: Where, capsysbinary: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    data = os.urandom(100 * 1024)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    digest = _put(
+        capsysbinary,
+        where.at("stdin"),
+        "-t",
+        SBOM,
+        "-f",
+        "-:application/spdx+json",
+        "--stdin-title",
+        "sbom.spdx.json",
+    )
+    (layer,) = _manifest_of(capsysbinary, where.by_digest(digest))["layers"]
+    assert layer["mediaType"] == "application/spdx+json"
+    assert layer["annotations"] == {ANNOTATION_TITLE: "sbom.spdx.json"}
+    assert layer["digest"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    out = tmp_path / "o"
+    assert run(capsysbinary, "artifact", "get", where.at("stdin"), "-o", str(out))[0] == 0
+    assert (out / "sbom.spdx.json").read_bytes() == data
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"plain\n")))
+    digest = _put(capsysbinary, where.at("stdin2"), "-t", SBOM, "-f", "-")
+    (layer,) = _manifest_of(capsysbinary, where.by_digest(digest))["layers"]
+    assert (layer["mediaType"], layer["annotations"]) == (
+        "application/octet-stream",
+        {ANNOTATION_TITLE: "stdin"},
+    )
+    code, _, err = run(
+        capsysbinary, "artifact", "put", where.at("x"), "-t", SBOM, "-f", "-", "-f", "-"
+    )
+    assert code == 1 and "only one file can be read from a stream" in err
+
+
+def test_annotation_file_tags_and_config(
+    where: Where, files: dict[str, bytes], capsysbinary: Any, tmp_path: Path
+) -> None:
+    tree = _make_tree(tmp_path / "src" / "tree")
+    config = tmp_path / "config.json"
+    config.write_bytes(b'{"x": 1}')
+    annotations = tmp_path / "annotations.json"
+    annotations.write_text(
+        json.dumps(
+            {
+                "$manifest": {"k": "from file", "only.file": "1"},
+                "$config": {"c": "config"},
+                "sbom.json": {"layer": "sbom"},
+                "tree": {"layer": "tree"},
+            }
+        )
+    )
+    digest = _put(
+        capsysbinary,
+        where.at("t1,t2"),
+        "--tag",
+        "t3",
+        "-t",
+        SBOM,
+        "-f",
+        _in(tmp_path, "sbom.json"),
+        "-f",
+        str(tree),
+        "--config",
+        str(config),
+        "--annotation-file",
+        str(annotations),
+        "--annotation",
+        "k=from flag",
+    )
+    for tag in ("t1", "t2", "t3"):
+        assert _head(capsysbinary, where.at(tag))["digest"] == digest
+    manifest = _manifest_of(capsysbinary, where.by_digest(digest))
+    assert manifest["annotations"] == {"k": "from flag", "only.file": "1"}
+    assert manifest["config"] == {
+        "mediaType": "application/vnd.unknown.config.v1+json",
+        "digest": "sha256:" + hashlib.sha256(b'{"x": 1}').hexdigest(),
+        "size": 8,
+        "annotations": {"c": "config"},
+    }
+    sbom, packed = manifest["layers"]
+    assert sbom["annotations"] == {ANNOTATION_TITLE: "sbom.json", "layer": "sbom"}
+    assert packed["annotations"][ANNOTATION_TITLE] == "tree"
+    assert packed["annotations"]["layer"] == "tree"
+    assert packed["annotations"][UNPACK] == "true"
+
+    for content, message in [
+        ({"nothing.txt": {"a": "b"}}, "names no file given: nothing.txt"),
+        ({"sbom.json": {ANNOTATION_TITLE: "other"}}, "set by hoist"),
+        ({"$manifest": {"a": 1}}, "want an object of string values"),
+        ([1, 2], "want a JSON object"),
+    ]:
+        annotations.write_text(json.dumps(content))
+        code, out, err = run(
+            capsysbinary,
+            "artifact",
+            "put",
+            where.at("bad"),
+            "-t",
+            SBOM,
+            "-f",
+            _in(tmp_path, "sbom.json"),
+            "--annotation-file",
+            str(annotations),
+        )
+        assert (code, out) == (1, b""), err
+        assert message in err and "Traceback" not in err
+    code, _, err = run(capsysbinary, "artifact", "put", where.at("a,-bad"), "-t", SBOM)
+    assert code == 1 and "must not start with" in err
+
+
+# ----------------------------------------------------------------------------- library values
+
+
+def _desc(n: int, artifact_type: str = SBOM, **annotations: str) -> Descriptor:
+    return Descriptor(
+        mt.OCI_MANIFEST,
+        Digest("sha256", f"{n:064x}"),
+        100,
+        annotations=Annotations(annotations),
+        artifact_type=artifact_type,
+    )
+
+
+def test_referrer_filter() -> None:
+    a = _desc(1, **{CREATED: "2024-05-01T00:00:00Z", "tool": "syft"})
+    b = _desc(2, **{CREATED: "2024-05-01T03:00:00+02:00"})  # 01:00Z: newer
+    c = _desc(3, **{CREATED: "not a time", "tool": "trivy"})
+    s = _desc(4, SIG)
+    found = [c, s, b, a, a]
+    assert ReferrerFilter().apply(found) == [a, b, c, s]
+    assert ReferrerFilter(SBOM, latest=True).apply(found) == [b, a, c]
+    assert ReferrerFilter(SBOM, sort_annotation=CREATED).apply(found) == [a, b, c]
+    assert ReferrerFilter(sort_annotation="tool", reverse=True).apply(found) == [c, a, b, s]
+    assert ReferrerFilter(annotations={"tool": ""}).apply(found) == [a, c]
+    assert ReferrerFilter(annotations={"tool": "syft"}).apply(found) == [a]
+    assert hash(ReferrerFilter(annotations={"x": "y"})) == hash(
+        ReferrerFilter(annotations={"x": "y"})
+    )
+    with pytest.raises(InvalidInput, match="not both"):
+        ReferrerFilter(latest=True, sort_annotation="x")
+    with pytest.raises(InvalidInput, match="reverse needs"):
+        ReferrerFilter(reverse=True)
+
+
+class _BareStore:
+    """Referrers without annotations, as some registries' fallback indexes have them."""
+
+    def __init__(self, manifests: list[ImageManifest], subject: Descriptor) -> None:
+        self.manifests = {m.digest: m for m in manifests}
+        self.subject = subject
+
+    def manifest_head(self, ref: Any) -> Descriptor:
+        return self.subject
+
+    def manifest_get(self, ref: Any) -> ImageManifest:
+        return self.manifests[ref.digest]
+
+    def referrers_list(self, ref: Any, *, artifact_type: str | None = None) -> list[Descriptor]:
+        return [
+            Descriptor(mt.OCI_MANIFEST, m.digest, m.size, artifact_type=SBOM)
+            for m in self.manifests.values()
+        ]
+
+
+def test_select_reads_missing_annotations() -> None:
+    subject = _desc(9, "application/vnd.subject")
+    made = [
+        ImageManifest.build(
+            EMPTY_DESCRIPTOR,
+            [EMPTY_DESCRIPTOR],
+            artifact_type=SBOM,
+            subject=subject,
+            annotations={CREATED: when},
+        )
+        for when in ("2024-01-01T00:00:00Z", "2024-06-01T00:00:00Z")
+    ]
+    where = Location(_BareStore(made, subject), parse_reference("r.io/a:v1"))  # type: ignore[arg-type]
+    chosen = artifact_select(where, ReferrerFilter(SBOM, latest=True))
+    assert chosen.digest == made[1].digest
+    assert chosen.annotations == {CREATED: "2024-06-01T00:00:00Z"}
+    with pytest.raises(InvalidInput, match="2 referrers"):
+        artifact_select(where, ReferrerFilter(SBOM))
+    with pytest.raises(NotFound, match="no referrer"):
+        artifact_select(where, ReferrerFilter("application/vnd.other"))
+
+
+def test_artifact_file_and_annotation_file(tmp_path: Path) -> None:
+    import io
+
+    with pytest.raises(InvalidInput, match="needs a title"):
+        ArtifactFile(io.BytesIO(b"x"))
+    assert ArtifactFile(tmp_path).name == tmp_path.name
+    assert ArtifactFile(tmp_path).layer_media_type == DIR_TYPE
+    (tmp_path / "f.txt").write_bytes(b"")
+    assert ArtifactFile(tmp_path / "f.txt").layer_media_type == "application/octet-stream"
+    parsed = AnnotationFile.parse(b'{"$manifest": {"a": "1"}, "./f.txt": {"b": "2"}}')
+    assert parsed.manifest == {"a": "1"} and parsed.config == {}
+    (applied,) = parsed.apply([ArtifactFile(tmp_path / "f.txt")])
+    assert applied.annotations == {"b": "2"}
+    with pytest.raises(InvalidInput, match="nested too deeply"):
+        AnnotationFile.parse(b"[" * 100 + b"]" * 100)
