@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +30,8 @@ from hoist.model.reference import ImageRef, parse_reference
 
 if TYPE_CHECKING:
     from hoist.authoring.mod import Changes
-    from hoist.config.credentials import CredentialProvider
-    from hoist.config.settings import RegistrySettings
+    from hoist.config.credentials import CredentialProvider, Credentials
+    from hoist.config.settings import RegistrySettings, TLSMode
     from hoist.copy import CopyResult, Progress
     from hoist.model.descriptor import Descriptor
     from hoist.store.base import Store
@@ -56,10 +57,22 @@ class Client:
 
     Registry options (all keyword-only, checked here):
 
-    - ``credentials``: where logins come from (default: Docker's ``config.json`` and helpers);
+    - ``credentials``: where saved logins come from (default: ``authfile`` alone when given, or
+      ``$REGISTRY_AUTH_FILE``; else containers' ``auth.json`` and Docker's ``config.json``, with
+      their helpers);
+    - ``login``: credentials for this client only, in front of the saved ones: one
+      :class:`~hoist.config.credentials.Credentials` for every registry, or a mapping of registry
+      host to credentials; ``anonymous=True`` sends no saved credentials at all;
     - ``settings``: per-registry settings, a mapping or a lookup (default: hoist's config file);
-    - ``retries``, ``connect_timeout``, ``read_timeout`` (seconds), ``retry_time`` (seconds all
-      retries of one request may take), ``backoff`` and ``backoff_max`` (seconds);
+      ``tls`` (``enabled``, ``insecure``, ``disabled``) overrides every registry's TLS mode;
+    - ``proxy`` (a URL, or ``direct``) and ``no_proxy`` instead of HTTP(S)_PROXY and NO_PROXY
+      (a registry's own ``proxy`` setting still wins);
+    - ``retries``, ``connect_timeout``, ``read_timeout`` (seconds to wait for an answer),
+      ``stall_timeout`` (seconds a streamed body may send nothing; default ``read_timeout``),
+      ``retry_time`` (seconds all retries of one request may take), ``backoff`` and
+      ``backoff_max`` (seconds);
+    - ``certs_dirs``: the certs.d roots (default ``/etc/containers/certs.d``,
+      ``/etc/docker/certs.d``, ``~/.config/containers/certs.d``, or ``$HOIST_CERTS_DIRS``);
     - ``user_agent``; ``chunk_size`` (force chunked uploads of that many bytes).
 
     ``fsync`` (default True) makes OCI layout writes durable before they are published.
@@ -80,7 +93,18 @@ class Client:
         user_agent: str | None = None,
         chunk_size: int | None = None,
         fsync: bool = True,
+        login: Credentials | Mapping[str, Credentials] | None = None,
+        anonymous: bool = False,
+        authfile: str | os.PathLike[str] | None = None,
+        tls: TLSMode | None = None,
+        proxy: str | None = None,
+        no_proxy: str | None = None,
+        stall_timeout: float | None = None,
+        certs_dirs: Iterable[str | os.PathLike[str]] | None = None,
     ) -> None:
+        from hoist.config.credentials import Credentials
+        from hoist.config.settings import parse_proxy_url
+
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise InvalidInput(f"retries must be a whole number of at least 0, not {retries!r}")
         for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
@@ -94,6 +118,26 @@ class Client:
             raise InvalidInput(f"chunk_size must be a whole number above 0, not {chunk_size!r}")
         if user_agent is not None and not isinstance(user_agent, str):
             raise InvalidInput(f"user_agent must be a string, not {user_agent!r}")
+        if stall_timeout is not None:
+            _positive("stall_timeout", stall_timeout)
+        if tls is not None and tls not in ("enabled", "insecure", "disabled"):
+            raise InvalidInput(f"tls must be enabled, insecure or disabled, not {tls!r}")
+        if proxy is not None:
+            proxy = parse_proxy_url(proxy)
+        if no_proxy is not None and not isinstance(no_proxy, str):
+            raise InvalidInput(f"no_proxy must be a string, not {no_proxy!r}")
+        if isinstance(login, Mapping):
+            bad = [h for h, c in login.items() if not isinstance(c, Credentials)]
+            if bad:
+                raise InvalidInput(f"login for {bad[0]} must be Credentials")
+        elif login is not None and not isinstance(login, Credentials):
+            raise InvalidInput(f"login must be Credentials or a mapping of them, not {login!r}")
+        if anonymous and isinstance(login, Credentials):
+            raise InvalidInput("anonymous and one login for every registry exclude each other")
+        self._login = login
+        self._anonymous = bool(anonymous)
+        self._authfile = None if authfile is None else os.fspath(authfile)
+        self._saved_credentials = credentials
         self._registry_options: dict[str, Any] = {
             "retries": retries,
             "connect_timeout": float(connect_timeout),
@@ -103,13 +147,36 @@ class Client:
             "backoff_max": float(backoff_max),
             "user_agent": user_agent,
             "chunk_size": chunk_size,
+            "stall_timeout": None if stall_timeout is None else float(stall_timeout),
+            "tls": tls,
+            "proxy": proxy,
+            "no_proxy": no_proxy,
         }
-        if credentials is not None:
-            self._registry_options["credentials"] = credentials
+        if certs_dirs is not None:
+            self._registry_options["certs_dirs"] = [os.fspath(d) for d in certs_dirs]
         if settings is not None:
             self._registry_options["settings"] = settings
         self._fsync = bool(fsync)
         self._stores: dict[str, Store] = {}
+
+    def credentials(self) -> CredentialProvider:
+        """Where this client's registry logins come from: its ``login`` in front of the saved
+        ones (none with ``anonymous``)."""
+        from hoist.config.credentials import CommandCredentials, Credentials, default_credentials
+
+        saved = self._saved_credentials
+        if saved is None and not self._anonymous:
+            saved = default_credentials(self._authfile)
+        login = self._login
+        if login is None and not self._anonymous:
+            assert saved is not None
+            return saved
+        return CommandCredentials(
+            saved,
+            hosts=dict(login) if isinstance(login, Mapping) else None,
+            everywhere=login if isinstance(login, Credentials) else None,
+            anonymous=self._anonymous,
+        )
 
     # -- places ---------------------------------------------------------------------------
 
@@ -122,8 +189,33 @@ class Client:
         reference (a Location passes through)."""
         if isinstance(where, Location):
             return where
-        ref = self.ref(where)
+        ref = self._parse_local_hint(where) if isinstance(where, str) else where
         return Location(self.store(ref), ref)
+
+    @staticmethod
+    def _parse_local_hint(text: str) -> ImageRef:
+        """Parse ``text``; a bare path that exists here gets ``did you mean ocidir://PATH?``."""
+        from hoist.errors import InvalidReference
+
+        bare = "://" not in text and not text.startswith(
+            ("oci:", "oci-archive:", "docker-archive:")
+        )
+        try:
+            ref = parse_reference(text)
+        except InvalidReference as exc:
+            if bare and text and os.path.exists(text):
+                raise InvalidReference(f"{exc}; did you mean ocidir://{text}?") from None
+            raise
+        if bare and ref.kind == "registry" and os.path.exists(text):
+            scheme = "oci-archive" if os.path.isfile(text) else "ocidir"
+            log.warning(
+                "%s is read as %s on a registry; for the local path write %s://%s",
+                text,
+                ref,
+                scheme,
+                text,
+            )
+        return ref
 
     def store(self, ref: ImageRef) -> Store:
         """The store that serves ``ref``, created once per kind."""
@@ -142,7 +234,7 @@ class Client:
         if kind == "registry":
             from hoist.store.registry import RegistryStore
 
-            return RegistryStore(**self._registry_options)
+            return RegistryStore(credentials=self.credentials(), **self._registry_options)
         if kind in ("oci-archive", "docker-archive"):
             from hoist.store.archive import ArchiveStore
 

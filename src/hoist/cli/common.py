@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -11,6 +12,7 @@ import click
 
 if TYPE_CHECKING:
     from hoist.client import Client
+    from hoist.config.credentials import Credentials
     from hoist.location import Location
     from hoist.model.platform import Platform
 
@@ -18,17 +20,278 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def get_client(ctx: click.Context) -> Client:
-    """The command's client: :func:`hoist.cli.main.main` closes it when the command succeeds
-    and aborts it (dropping half-written archives) when it fails."""
-    from hoist.client import Client
-
+    """The command's client, made from the network options (:func:`network_options`):
+    :func:`hoist.cli.main.main` closes it when the command succeeds and aborts it (dropping
+    half-written archives) when it fails."""
     root = ctx.find_root()
     state = root.ensure_object(dict)
     client: Client | None = state.get("client")
     if client is None:
-        client = Client()
+        client = _make_client(ctx, state.get("net", {}))
         state["client"] = client
     return client
+
+
+# -- network options: on the root command and on every command that reaches registries --------
+
+TWO_ENDED = frozenset({("image", "copy"), ("repo", "copy"), ("blob", "copy")})
+"""Commands with a SRC and a DST: they take --src-creds and --dest-creds."""
+
+ENV_PASSWORD = "HOIST_PASSWORD"
+
+
+def _store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Callback of every network option: keep what was given in the root's state."""
+    if value is None or value is False:
+        return value
+    state = ctx.find_root().ensure_object(dict)
+    state.setdefault("net", {})[param.name] = value
+    return value
+
+
+def _creds_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and ":" in value:
+        hide_from_process_list(value.partition(":")[2])
+    _store(ctx, param, value)
+    return value
+
+
+def network_options(two_ended: bool = False) -> list[click.Option]:
+    """The options of one command's registry access (fresh objects, for one command)."""
+
+    def opt(*decls: str, **kw: Any) -> click.Option:
+        kw.setdefault("callback", _store)
+        return click.Option(list(decls), expose_value=False, is_eager=False, **kw)
+
+    creds_help = (
+        "Credentials for {} (USER alone: the password comes from --password-stdin, "
+        f"${ENV_PASSWORD} or a prompt). Env: {{}}."
+    )
+    options = [
+        opt(
+            "--creds",
+            metavar="USER[:PASSWORD]",
+            envvar="HOIST_CREDS",
+            callback=_creds_value,
+            help=creds_help.format("every registry of this command", "HOIST_CREDS"),
+        ),
+    ]
+    if two_ended:
+        options += [
+            opt(
+                "--src-creds",
+                metavar="USER[:PASSWORD]",
+                envvar="HOIST_SRC_CREDS",
+                callback=_creds_value,
+                help=creds_help.format("the source registry", "HOIST_SRC_CREDS"),
+            ),
+            opt(
+                "--dest-creds",
+                metavar="USER[:PASSWORD]",
+                envvar="HOIST_DEST_CREDS",
+                callback=_creds_value,
+                help=creds_help.format("the destination registry", "HOIST_DEST_CREDS"),
+            ),
+        ]
+    options += [
+        opt(
+            "--password-stdin",
+            is_flag=True,
+            default=False,
+            help="Read the password of --creds USER from stdin (one line).",
+        ),
+        opt(
+            "--registry-token",
+            metavar="TOKEN",
+            envvar="HOIST_REGISTRY_TOKEN",
+            help="A bearer token sent to the registry as it is. Env: HOIST_REGISTRY_TOKEN.",
+        ),
+        opt(
+            "--identity-token",
+            metavar="TOKEN",
+            envvar="HOIST_IDENTITY_TOKEN",
+            help="An identity (refresh) token for the registry's token server. "
+            "Env: HOIST_IDENTITY_TOKEN.",
+        ),
+        opt(
+            "--authfile",
+            metavar="FILE",
+            envvar="REGISTRY_AUTH_FILE",
+            help="Saved logins from this auth.json (podman/skopeo format) alone. "
+            "Env: REGISTRY_AUTH_FILE.",
+        ),
+        opt("--no-creds", is_flag=True, default=False, help="Send no saved credentials."),
+        opt(
+            "--tls",
+            type=click.Choice(["enabled", "insecure", "disabled"]),
+            help="This command only: verified TLS, TLS without verification, or plain HTTP.",
+        ),
+        opt(
+            "--proxy",
+            metavar="URL",
+            help="This command only: the proxy for every registry ('direct': none), "
+            "instead of HTTPS_PROXY/HTTP_PROXY.",
+        ),
+        opt(
+            "--retries",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Tries again after a timeout, a dropped connection, 429 or 5xx [default: 4].",
+        ),
+        opt(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="S",
+            help="Seconds to connect and to wait for an answer [default: 10 and 60].",
+        ),
+        opt(
+            "--stall-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="S",
+            help="Seconds a transfer may send no byte before it is retried [default: 60].",
+        ),
+    ]
+    return options
+
+
+def install_network_options(command: click.Command, path: tuple[str, ...] = ()) -> None:
+    """Add :func:`network_options` to ``command`` and every command under it, once; an option
+    whose name a command has already (``registry login --password-stdin``) is left out there."""
+    if getattr(command, "_hoist_network", False):
+        return
+    command._hoist_network = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            install_network_options(sub, (*path, name))
+        return
+    taken = {o for p in command.params for o in getattr(p, "opts", [])}
+    for option in network_options(two_ended=path[-2:] in TWO_ENDED):
+        if not taken.intersection(option.opts):
+            command.params.append(option)
+
+
+def hide_from_process_list(secret: str) -> None:
+    """Overwrite ``secret`` with ``*`` in this process's command line, as curl does with
+    ``-u USER:PASSWORD``, so ``ps`` and ``/proc/PID/cmdline`` no longer show it (Linux; a
+    no-op elsewhere or when the memory cannot be found safely)."""
+    if not secret or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+        with open("/proc/self/cmdline", "rb") as f:
+            cmdline = f.read()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (proc(5))
+        if not 0 < end - start <= len(cmdline) + 1:
+            return
+        current = ctypes.string_at(start, end - start)
+        if current.rstrip(b"\0") != cmdline.rstrip(b"\0"):
+            return
+        needle = secret.encode()
+        at = current.find(needle)
+        while at >= 0:
+            ctypes.memset(start + at, ord("*"), len(needle))
+            at = current.find(needle, at + len(needle))
+    except (OSError, ValueError, IndexError):
+        return
+
+
+def _split_creds(value: str, what: str, password: str | None) -> Credentials:
+    from hoist.config.credentials import Credentials
+
+    user, colon, secret = value.partition(":")
+    if not user:
+        raise click.UsageError(f"{what}: want USER[:PASSWORD], the user is empty")
+    if colon:
+        return Credentials(user, secret)
+    if password is None:
+        raise click.UsageError(
+            f"{what} {user}: no password; give --password-stdin or set {ENV_PASSWORD}"
+            + ("" if sys.stdin.isatty() else " (there is no terminal to ask on)")
+        )
+    return Credentials(user, password)
+
+
+def read_secret(prompt: str) -> str | None:
+    """A line typed at the terminal without echo; None when there is no terminal (so no
+    getpass warning ever reaches stderr)."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+    value: str = click.prompt(prompt, hide_input=True, err=True)
+    return value
+
+
+def _make_client(ctx: click.Context, net: dict[str, Any]) -> Client:
+    from hoist.client import Client
+    from hoist.config.credentials import Credentials
+    from hoist.errors import InvalidReference
+    from hoist.model.reference import parse_reference
+
+    given = [k for k in ("creds", "src_creds", "dest_creds") if net.get(k)]
+    tokens = [k for k in ("registry_token", "identity_token") if net.get(k)]
+    if net.get("no_creds") and (given or tokens):
+        flags = ", ".join("--" + k.replace("_", "-") for k in given + tokens)
+        raise click.UsageError(f"--no-creds excludes {flags}")
+    if len(tokens) > 1 or (tokens and "creds" in given):
+        raise click.UsageError("give one of --creds, --registry-token and --identity-token")
+    password: str | None = None
+    needs_password = [k for k in given if ":" not in net[k]]
+    if net.get("password_stdin"):
+        if len(needs_password) != 1:
+            raise click.UsageError(
+                "--password-stdin reads the password of one --creds USER (without ':PASSWORD')"
+            )
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif needs_password:
+        password = os.environ.get(ENV_PASSWORD)
+        if password is None and len(needs_password) == 1:
+            user = net[needs_password[0]]
+            password = read_secret(f"Password for {user}")
+    everywhere: Credentials | None = None
+    if net.get("creds"):
+        everywhere = _split_creds(net["creds"], "--creds", password)
+    elif net.get("registry_token"):
+        everywhere = Credentials(registry_token=net["registry_token"])
+    elif net.get("identity_token"):
+        everywhere = Credentials(identity_token=net["identity_token"])
+    hosts: dict[str, Credentials] = {}
+    for key, end in (("src_creds", "src"), ("dest_creds", "dst")):
+        if not net.get(key):
+            continue
+        flag = "--" + key.replace("_", "-")
+        text = ctx.params.get(end)
+        try:
+            ref = parse_reference(text) if isinstance(text, str) else None
+        except InvalidReference:
+            ref = None
+        if ref is None or ref.host is None:
+            raise click.UsageError(f"{flag}: {end.upper()} {text} is not on a registry")
+        creds = _split_creds(net[key], flag, password)
+        if ref.host in hosts and hosts[ref.host] != creds:
+            raise click.UsageError(
+                f"--src-creds and --dest-creds differ, but both ends are on {ref.host}"
+            )
+        hosts[ref.host] = creds
+    login: Credentials | dict[str, Credentials] | None = hosts or everywhere
+    if hosts and everywhere is not None:
+        raise click.UsageError("give --creds, or --src-creds/--dest-creds, not both")
+    options: dict[str, Any] = {}
+    if net.get("retries") is not None:
+        options["retries"] = net["retries"]
+    if net.get("timeout") is not None:
+        options["connect_timeout"] = options["read_timeout"] = net["timeout"]
+    if net.get("stall_timeout") is not None:
+        options["stall_timeout"] = net["stall_timeout"]
+    return Client(
+        login=login,
+        anonymous=bool(net.get("no_creds")),
+        authfile=net.get("authfile"),
+        tls=net.get("tls"),
+        proxy=net.get("proxy"),
+        **options,
+    )
 
 
 def get_location(ctx: click.Context, text: str) -> Location:

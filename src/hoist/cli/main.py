@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+LOCAL_COMMANDS = frozenset({"ref", "serve", "demo"})
+"""Commands that reach no registry: they take no network options."""
+LOCAL_SUBCOMMANDS = {"registry": frozenset({"set", "unset", "config", "logout"})}
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported only when used."""
 
@@ -44,6 +49,16 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(entry[0])
         command: click.Command = getattr(module, entry[1])
+        if cmd_name not in LOCAL_COMMANDS:
+            from hoist.cli.common import install_network_options
+
+            skip = LOCAL_SUBCOMMANDS.get(cmd_name, frozenset())
+            if isinstance(command, click.Group):
+                for name, sub in command.commands.items():
+                    if name not in skip:
+                        install_network_options(sub, (cmd_name, name))
+            else:
+                install_network_options(command, (cmd_name,))
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -52,16 +67,34 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class RootGroup(LazyGroup):
+    """The ``hoist`` group: the network options work before the command too
+    (``hoist --tls insecure image inspect REF``); their help is in each command's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from hoist.cli.common import network_options
+
+        for option in network_options(two_ended=False):
+            option.hidden = True
+            self.params.append(option)
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hoist")
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for HTTP detail).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
-    """hoist: container images where they live, on registries and OCI layouts."""
+    """hoist: container images where they live, on registries and OCI layouts.
+
+    Registry commands take --creds, --tls, --proxy, --retries, --timeout and more, before or
+    after the command's name (see each command's --help).
+    """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
         level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.captureWarnings(True)  # a Python warning is a log line, never raw text on stderr
     ctx.ensure_object(dict)
 
 

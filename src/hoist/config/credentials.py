@@ -1,9 +1,14 @@
-"""Registry credentials from Docker's ``config.json`` and its credential helpers.
+"""Registry credentials from Docker's ``config.json``, containers' ``auth.json``, and helpers.
 
 The file is ``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``. Credentials come from,
 in order: the helper named for the registry in ``credHelpers``, else the ``credsStore`` helper;
 then the ``auths`` entry (``auth`` = base64 ``user:password``, or ``username``/``password``, and
 ``identitytoken``). Helpers speak the ``docker-credential-<name> get|store|erase`` protocol.
+
+Containers' tools (podman, skopeo, buildah) keep the same format in ``auth.json``:
+:func:`default_credentials` reads ``--authfile``/``$REGISTRY_AUTH_FILE`` alone when given, else
+``$XDG_RUNTIME_DIR/containers/auth.json``, ``~/.config/containers/auth.json`` and then Docker's
+file. :class:`CommandCredentials` puts the logins given for one command (``--creds``) in front.
 
 Registry keys match loosely: ``https://reg:5000/v2/``, ``reg:5000`` and ``http://reg:5000`` are one
 registry; Docker Hub (``docker.io``, ``registry-1.docker.io``, ...) is ``https://index.docker.io/v1/``.
@@ -27,10 +32,15 @@ from hoist.model.jsonvalue import parse_json
 
 __all__ = [
     "HUB_SERVER_URL",
+    "CommandCredentials",
+    "CredentialChain",
     "CredentialProvider",
     "CredentialStore",
     "Credentials",
+    "auth_file_paths",
+    "default_credentials",
     "docker_config_path",
+    "login_store",
     "registry_key",
     "server_url",
 ]
@@ -49,17 +59,113 @@ _NOT_FOUND = "credentials not found"
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """A username and password, or an identity (refresh) token, for one registry."""
+    """A username and password, an identity (refresh) token for the registry's token server,
+    or a registry token (a bearer token sent to the registry as it is), for one registry."""
 
     username: str = ""
     password: str = field(default="", repr=False)
     identity_token: str = field(default="", repr=False)
+    registry_token: str = field(default="", repr=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.username or self.password or self.identity_token or self.registry_token)
+
+    def describe(self) -> str:
+        """``as USER``, ``with an identity token`` or ``with a registry token``: never a secret."""
+        if self.registry_token:
+            return "with a registry token"
+        if self.username:
+            return f"as {self.username}"
+        return "with an identity token" if self.identity_token else "anonymously"
 
 
 class CredentialProvider(Protocol):
     """What a Transport needs: credentials for a registry host, or None."""
 
     def get(self, host: str) -> Credentials | None: ...
+
+
+def auth_file_paths() -> tuple[Path, ...]:
+    """Where containers' tools keep ``auth.json``: ``$XDG_RUNTIME_DIR/containers/auth.json``,
+    then ``~/.config/containers/auth.json`` (``$XDG_CONFIG_HOME`` when set)."""
+    paths = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        paths.append(Path(runtime) / "containers" / "auth.json")
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    paths.append(Path(config) / "containers" / "auth.json")
+    return tuple(paths)
+
+
+def _explicit_auth_file(authfile: Path | str | None) -> Path | None:
+    if authfile is not None:
+        return Path(authfile)
+    env = os.environ.get("REGISTRY_AUTH_FILE")
+    return Path(env) if env else None
+
+
+def default_credentials(authfile: Path | str | None = None) -> CredentialProvider:
+    """Where logins come from: ``authfile`` (or ``$REGISTRY_AUTH_FILE``) alone when given;
+    else containers' ``auth.json`` files that exist, then Docker's ``config.json``."""
+    explicit = _explicit_auth_file(authfile)
+    if explicit is not None:
+        return CredentialStore(explicit)
+    stores = [CredentialStore(p) for p in auth_file_paths() if p.is_file()]
+    return CredentialChain([*stores, CredentialStore()]) if stores else CredentialStore()
+
+
+def login_store(authfile: Path | str | None = None) -> CredentialStore:
+    """Where ``registry login`` saves: ``authfile`` or ``$REGISTRY_AUTH_FILE`` when given (as
+    podman does), else Docker's ``config.json`` (or its credential helper)."""
+    explicit = _explicit_auth_file(authfile)
+    return CredentialStore(explicit) if explicit is not None else CredentialStore()
+
+
+class CredentialChain:
+    """Providers asked in order; the first with credentials for a host wins."""
+
+    def __init__(self, providers: list[CredentialProvider]) -> None:
+        self.providers = list(providers)
+
+    def get(self, host: str) -> Credentials | None:
+        for provider in self.providers:
+            creds = provider.get(host)
+            if creds:
+                return creds
+        return None
+
+
+class CommandCredentials:
+    """The logins given for one command, in front of the saved ones.
+
+    ``hosts`` maps a registry (``reg:5000``; Docker Hub's aliases are one) to its credentials
+    (``--src-creds``/``--dest-creds``); ``everywhere`` applies to every other registry
+    (``--creds``); ``anonymous`` sends none at all (``--no-creds``) where neither applies.
+    Otherwise ``saved`` (config files and helpers) answers.
+    """
+
+    def __init__(
+        self,
+        saved: CredentialProvider | None = None,
+        *,
+        hosts: dict[str, Credentials] | None = None,
+        everywhere: Credentials | None = None,
+        anonymous: bool = False,
+    ) -> None:
+        self.saved = saved
+        self.hosts = {registry_key(h): c for h, c in (hosts or {}).items()}
+        self.everywhere = everywhere
+        self.anonymous = anonymous
+
+    def get(self, host: str) -> Credentials | None:
+        given = self.hosts.get(registry_key(host))
+        if given is not None:
+            return given
+        if self.everywhere is not None:
+            return self.everywhere
+        if self.anonymous or self.saved is None:
+            return None
+        return self.saved.get(host)
 
 
 def docker_config_path() -> Path:

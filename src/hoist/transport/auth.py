@@ -243,6 +243,11 @@ class Authenticator:
         with self._lock:
             return host in self._challenges
 
+    def challenge(self, host: str) -> Challenge | None:
+        """``host``'s challenge as recorded (None: it needs no auth, or is not known yet)."""
+        with self._lock:
+            return self._challenges.get(host)
+
     def record(self, host: str, header: str | None) -> None:
         """Record what the ``/v2/`` ping answered: a WWW-Authenticate value, or None for no auth."""
         challenge = _pick(parse_www_authenticate(header)) if header else None
@@ -263,9 +268,9 @@ class Authenticator:
     def describe(self, host: str) -> str:
         """``as <user>`` or ``anonymously``, for error messages."""
         creds = self.credentials(host)
-        if creds is None:
+        if not creds:
             return "anonymously (no credentials)"
-        return f"as {creds.username}" if creds.username else "with an identity token"
+        return creds.describe()
 
     def authorization(self, host: str, scopes: Sequence[str]) -> str | None:
         """The Authorization header value for a request to ``host`` needing ``scopes``, or None."""
@@ -273,6 +278,9 @@ class Authenticator:
             challenge = self._challenges.get(host)
         if challenge is None:
             return None
+        given = self.credentials(host)
+        if given is not None and given.registry_token:
+            return "Bearer " + given.registry_token  # a token for the registry, sent as it is
         if challenge.scheme == "basic":
             creds = self.credentials(host)
             if creds is None or not (creds.username or creds.password):
@@ -292,6 +300,9 @@ class Authenticator:
             return None
         with self._lock:
             self._challenges[host] = challenge
+        given = self.credentials(host)
+        if given is not None and given.registry_token:
+            return None  # the registry refused the token it was given; another try cannot help
         if challenge.scheme == "basic":
             if sent is not None and sent.lower().startswith("basic "):
                 return None  # the credentials were refused

@@ -1,4 +1,4 @@
-"""The registry HTTP transport: one urllib3 pool, TLS per registry, auth, retries, redirects.
+"""The registry HTTP transport: urllib3 pools, proxies, TLS per registry, auth, retries, mirrors.
 
 ::
 
@@ -14,29 +14,54 @@ registry -> AuthError; any other error -> RegistryError with ``.code`` (an Error
 without an error body) and ``.status`` (a store maps 404 + MANIFEST_UNKNOWN/BLOB_UNKNOWN/
 NAME_UNKNOWN, or a body-less 404, to NotFound);
 connection failures and exhausted retries -> TransportError with a one-line message.
+
+What is worth another try is tried again: timeouts, connections reset or closed early, 408, 429,
+500, 502, 503, 504 (``Retry-After`` honoured). What another try cannot mend fails at once, in one
+line that names the cause and the fix: connection refused, a host name that does not resolve, a
+certificate that does not verify, a TLS handshake with a server that speaks plain HTTP or wants a
+client certificate, a proxy that refuses, and 401/403 after credentials were sent.
+
+Proxies come from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (see :mod:`hoist.transport.proxy`),
+a ``proxy`` option, or a registry's ``proxy`` setting; https goes through a CONNECT tunnel, so the
+proxy sees neither the registry's credentials nor its traffic. Per-registry settings add mTLS
+client certificates (also from the certs.d directories), mirrors that GETs of manifests and blobs
+try first (a manifest asked for by digest is checked against it, then the next mirror or the
+registry itself answers), and throttles shared by every thread: ``req_per_sec`` and
+``req_concurrent`` (:mod:`hoist.transport.limits`). A streamed body that sends no byte for
+``stall_timeout`` seconds fails (and a blob read resumes where it stopped).
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import io
 import logging
 import random
+import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
 from urllib3 import exceptions as u3
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from hoist.config.certs import HostCerts, host_certs
 from hoist.config.credentials import CredentialProvider
-from hoist.config.settings import RegistrySettings, is_loopback, normalize_host
-from hoist.errors import DigestMismatch, TransportError
-from hoist.model.digest import Digest, VerifyingReader
+from hoist.config.settings import Mirror, RegistrySettings, TLSMode, is_loopback, normalize_host
+from hoist.errors import AuthError, DigestMismatch, HoistError, TransportError
+from hoist.model.digest import Digest, VerifyingReader, digest_of
 from hoist.transport.auth import Authenticator
 from hoist.transport.blob import ResumingReader
 from hoist.transport.body import Body, RequestBody
+from hoist.transport.limits import HostLimiter, Slot
+from hoist.transport.proxy import ProxyEnv, proxy_credentials, redact_proxy
 from hoist.transport.response import (
     MAX_ERROR_BODY,
     Response,
@@ -45,6 +70,7 @@ from hoist.transport.response import (
     release,
     status_error,
 )
+from hoist.transport.tls import TLSContexts, TLSFiles
 
 __all__ = ["SettingsLookup", "Transport", "parse_retry_after"]
 
@@ -56,6 +82,34 @@ SettingsLookup: TypeAlias = Callable[[str], RegistrySettings] | Mapping[str, Reg
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_TOKEN_BODY = 1 << 20
+_MAX_MIRRORED_MANIFEST = 4 << 20
+_MIRRORED = re.compile(r"/v2/(?P<repo>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)")
+
+
+class _QuietHTTPSConnectionPool(HTTPSConnectionPool):
+    """urllib3's HTTPS pool without its InsecureRequestWarning: hoist logs that choice itself
+    (``tls=insecure``), and no raw Python warning reaches a user's terminal."""
+
+    def _validate_conn(self, conn: Any) -> None:
+        if conn.is_closed:
+            conn.connect()
+
+
+_POOL_CLASSES = {"http": HTTPConnectionPool, "https": _QuietHTTPSConnectionPool}
+
+
+class _HeldResponse(Response):
+    """A response that gives its request slot back when it is closed."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str, slot: Slot, preload: bool) -> None:
+        self._slot = slot
+        super().__init__(raw, url, preload=preload)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._slot.release()
 
 
 def _user_agent() -> str:
@@ -67,10 +121,18 @@ def _user_agent() -> str:
 class Transport:
     """HTTP to registries; thread-safe, one instance per program run (or per test).
 
-    Timeouts are per socket operation. A failed connection or a 408/429/5xx is retried up to
-    ``retries`` times within ``retry_time`` seconds, with exponential backoff (``backoff`` doubling
-    up to ``backoff_max``, full jitter) or the server's ``Retry-After`` (capped at
-    ``retry_after_max``). ``blob_attempts`` bounds the Range resumptions of :meth:`open_blob`.
+    ``connect_timeout`` bounds making a connection, ``read_timeout`` waiting for an answer, and
+    ``stall_timeout`` each wait for the next bytes of a streamed body. A timeout, a dropped
+    connection or a 408/429/5xx is retried up to ``retries`` times within ``retry_time`` seconds,
+    with exponential backoff (``backoff`` doubling up to ``backoff_max``, full jitter) or the
+    server's ``Retry-After`` (capped at ``retry_after_max``); what cannot mend fails at once.
+    ``blob_attempts`` bounds the Range resumptions of :meth:`open_blob`.
+
+    ``proxy`` (a URL, or ``direct``) and ``no_proxy`` replace the environment's
+    HTTP(S)_PROXY/NO_PROXY (``environ``, default ``os.environ``, read here); a registry's own
+    ``proxy`` setting wins over both. ``tls`` overrides every registry's TLS mode (one command's
+    ``--tls insecure``). ``certs_dirs`` are the certs.d roots (default
+    :func:`hoist.config.certs.certs_dirs`).
     """
 
     def __init__(
@@ -89,6 +151,12 @@ class Transport:
         max_redirects: int = 10,
         blob_attempts: int = 5,
         pool_size: int = 10,
+        stall_timeout: float | None = None,
+        proxy: str | None = None,
+        no_proxy: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        tls: TLSMode | None = None,
+        certs_dirs: Sequence[str | Path] | None = None,
     ) -> None:
         self.user_agent = user_agent or _user_agent()
         self.retries = retries
@@ -99,12 +167,22 @@ class Transport:
         self.max_redirects = max_redirects
         self.blob_attempts = blob_attempts
         self._settings = settings
+        self.stall_timeout = read_timeout if stall_timeout is None else stall_timeout
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        self._pool = urllib3.PoolManager(num_pools=32, maxsize=pool_size, block=False)
+        self._pool_size = pool_size
+        self._pool = self._manager(None)
+        self._proxies = ProxyEnv(environ, proxy=proxy, no_proxy=no_proxy)
+        self._tls_override: TLSMode | None = tls
+        self._certs_dirs = None if certs_dirs is None else tuple(Path(d) for d in certs_dirs)
         self._auth = Authenticator(self._fetch, credentials)
         self._lock = threading.Lock()
         self._schemes: dict[str, str] = {}
         self._ping_locks: dict[str, threading.Lock] = {}
+        self._proxy_pools: dict[str, urllib3.ProxyManager] = {}
+        self._limiters: dict[str, HostLimiter] = {}
+        self._certs: dict[str, HostCerts] = {}
+        self._contexts = TLSContexts()
+        self._insecure_logged: set[str] = set()
 
     def request(
         self,
@@ -130,20 +208,115 @@ class Transport:
         ``redirect=False``; Authorization is only ever sent to ``host``.
         """
         host = _host(host)
+        match = _MIRRORED.fullmatch(path) if method == "GET" else None
+        if match is not None:
+            for mirror in self._settings_for(host).mirrors:
+                answer = self._from_mirror(
+                    mirror, match, headers, scopes, stream, redirect, query, host
+                )
+                if answer is not None:
+                    return answer
+        try:
+            return self._request_at(
+                method, host, path, query, headers, body, scopes, expect, stream, redirect
+            )
+        except AuthError as exc:
+            raise AuthError(self._auth_hint(str(exc), host)) from exc
+
+    def _request_at(
+        self,
+        method: str,
+        host: str,
+        path: str,
+        query: Iterable[tuple[str, str]] | None,
+        headers: Mapping[str, str] | None,
+        body: Body,
+        scopes: Sequence[str],
+        expect: Iterable[int],
+        stream: bool,
+        redirect: bool,
+    ) -> Response:
         self._ensure_ping(host)
         url = path if "://" in path else f"{self.scheme(host)}://{host}{path}"
         if query:
             url += ("&" if "?" in url else "?") + urlencode(list(query))
-        raw, url, at_registry = self._exchange(
-            method, url, headers or {}, RequestBody(body), host, list(scopes), redirect
-        )
+        slot = self._limiter(host).acquire()
+        try:
+            raw, url, at_registry = self._exchange(
+                method, url, headers or {}, RequestBody(body), host, list(scopes), redirect
+            )
+        except BaseException:
+            slot.release()
+            raise
         expected = raw.status in set(expect)
-        response = Response(raw, url, preload=expected and not stream)
+        if expected and stream:
+            self._stall_guard(raw)
+        response = _HeldResponse(raw, url, slot, preload=expected and not stream)
         if expected:
             return response
         raise status_error(
             response, method, auth=self._auth.describe(host) if at_registry else None
         )
+
+    def _from_mirror(
+        self,
+        mirror: Mirror,
+        match: re.Match[str],
+        headers: Mapping[str, str] | None,
+        scopes: Sequence[str],
+        stream: bool,
+        redirect: bool,
+        query: Iterable[tuple[str, str]] | None,
+        host: str,
+    ) -> Response | None:
+        """The answer of ``mirror`` to a GET of a manifest or blob, or None (after logging why)
+        when it has none that holds: any error, any status but 200/206, a wrong digest."""
+        repo, kind, ref = match.group("repo", "kind", "ref")
+        prefix = f"{mirror.prefix}/" if mirror.prefix else ""
+        path = f"/v2/{prefix}{repo}/{kind}/{ref}"
+        mirror_scopes = [_prefixed_scope(s, repo, prefix) for s in scopes]
+        where = _host(mirror.host)
+        try:
+            response = self._request_at(
+                "GET", where, path, query, headers, None, mirror_scopes, (200, 206), True, redirect
+            )
+        except (HoistError, OSError) as exc:
+            log.info("mirror %s of %s: %s; trying the next", mirror.location, host, exc)
+            return None
+        if kind == "manifests" and ref.startswith("sha") and ":" in ref:
+            try:
+                raw = response.read_capped(_MAX_MIRRORED_MANIFEST, what="manifest")
+                wanted = Digest.parse(ref)
+            except (HoistError, ValueError) as exc:
+                response.close()
+                log.info("mirror %s of %s: %s; trying the next", mirror.location, host, exc)
+                return None
+            response.close()
+            if digest_of(raw, wanted.algorithm) != wanted:
+                log.warning(
+                    "mirror %s of %s: manifest %s does not match its digest; not used",
+                    mirror.location,
+                    host,
+                    wanted,
+                )
+                return None
+            return _buffered(response, raw)
+        if not stream:
+            try:
+                return _buffered(response, response.read_capped(_MAX_TOKEN_BODY, what="reply"))
+            except HoistError as exc:
+                log.info("mirror %s of %s: %s; trying the next", mirror.location, host, exc)
+                return None
+            finally:
+                response.close()
+        log.debug("GET %s via mirror %s", path, mirror.location)
+        return response
+
+    def needs_login(self, host: str) -> bool:
+        """Whether ``host`` answers ``GET /v2/`` with a challenge (401) rather than 200."""
+        host = _host(host)
+        self._ensure_ping(host)
+        return self._auth.challenge(host) is not None
 
     def open_blob(
         self,
@@ -176,6 +349,14 @@ class Transport:
             return known
         return "http" if self._settings_for(host).tls == "disabled" else "https"
 
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy URL a request to ``url`` goes through, or None (direct)."""
+        netloc = urlsplit(url).netloc.lower()
+        own = self._settings_for(netloc).proxy if netloc else None
+        if own is not None:
+            return None if own == "direct" else own
+        return self._proxies.proxy_for(url)
+
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt + 1``."""
         if retry_after is not None:
@@ -185,6 +366,10 @@ class Transport:
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.clear()
+        with self._lock:
+            proxies = list(self._proxy_pools.values())
+        for manager in proxies:
+            manager.clear()
 
     def __enter__(self) -> Transport:
         return self
@@ -281,6 +466,9 @@ class Transport:
                     url = "http://" + url.removeprefix("https://")
                     continue
                 cause, problem = exc, exception_reason(exc)
+                fatal = self._fatal(url, exc, problem)
+                if fatal is not None:
+                    raise TransportError(fatal) from exc
                 if not body.rewind():
                     raise TransportError(
                         f"{_where(url)}: {problem} ({method}; the body cannot be sent again)"
@@ -289,6 +477,11 @@ class Transport:
                 if host is not None and url.startswith("https://"):
                     with self._lock:
                         self._schemes.setdefault(host, "https")
+                if raw.status == 407:
+                    release(raw)
+                    raise TransportError(
+                        self._proxy_refused(url, "407 Proxy Authentication Required")
+                    )
                 if raw.status not in RETRY_STATUSES or not body.rewind():
                     return raw, url
                 retry_after = parse_retry_after(raw.headers.get("Retry-After"))
@@ -312,13 +505,22 @@ class Transport:
         self, method: str, url: str, headers: urllib3.HTTPHeaderDict, body: RequestBody
     ) -> urllib3.BaseHTTPResponse:
         parts = urlsplit(url)
-        pool = self._pool.connection_from_url(
-            url, pool_kwargs=self._tls(parts.netloc, parts.scheme)
-        )
+        netloc = parts.netloc.lower()
+        proxy = self.proxy_for(url)
+        manager = self._pool if proxy is None else self._proxy_manager(proxy)
+        pool = manager.connection_from_url(url, pool_kwargs=self._tls(netloc, parts.scheme))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if proxy is not None and parts.scheme.lower() == "http":
+            target = url  # forwarded: the proxy takes the absolute URL
+            headers = urllib3.HTTPHeaderDict(headers)
+            if isinstance(manager, urllib3.ProxyManager):
+                headers.update(manager.proxy_headers)
         if body.length is not None and "Content-Length" not in headers:
             headers = urllib3.HTTPHeaderDict(headers)
             headers["Content-Length"] = str(body.length)
+        waited = self._limiter(netloc).pace()
+        if waited > 0.001:
+            log.debug("%s: waited %.2f s for its req-per-sec limit", netloc, waited)
         raw = pool.urlopen(
             method,
             target,
@@ -332,24 +534,167 @@ class Transport:
             decode_content=False,
             release_conn=False,
         )
-        log.debug("%s %s -> %d", method, url, raw.status)
+        log.debug(
+            "%s %s -> %d%s", method, url, raw.status, f" via {redact_proxy(proxy)}" if proxy else ""
+        )
         return raw
+
+    def _manager(self, proxy: str | None) -> urllib3.PoolManager:
+        if proxy is None:
+            manager = urllib3.PoolManager(num_pools=32, maxsize=self._pool_size, block=False)
+        else:
+            login = proxy_credentials(proxy)
+            auth = urllib3.make_headers(proxy_basic_auth=":".join(login)) if login else {}
+            manager = urllib3.ProxyManager(
+                redact_proxy(proxy),
+                num_pools=32,
+                maxsize=self._pool_size,
+                block=False,
+                proxy_headers=auth,
+            )
+        manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
+
+    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+        with self._lock:
+            manager = self._proxy_pools.get(proxy)
+            if manager is None:
+                made = self._manager(proxy)
+                assert isinstance(made, urllib3.ProxyManager)
+                manager = self._proxy_pools[proxy] = made
+            return manager
+
+    def _limiter(self, host: str) -> HostLimiter:
+        key = normalize_host(host)
+        with self._lock:
+            limiter = self._limiters.get(key)
+        if limiter is None:
+            settings = self._settings_for(key)
+            made = HostLimiter(settings.req_per_sec, settings.req_concurrent)
+            with self._lock:
+                limiter = self._limiters.setdefault(key, made)
+        return limiter
+
+    def _stall_guard(self, raw: urllib3.BaseHTTPResponse) -> None:
+        """Each read of a streamed body waits at most ``stall_timeout`` seconds for bytes."""
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(self.stall_timeout)
 
     def _tls(self, netloc: str, scheme: str) -> dict[str, Any] | None:
         if scheme != "https":
             return None
         settings = self._settings_for(netloc)
-        if settings.tls == "insecure":
-            return {"cert_reqs": "CERT_NONE", "assert_hostname": False}
-        return {"cert_reqs": "CERT_REQUIRED", "ca_certs": settings.ca_file}
+        with self._lock:
+            certs = self._certs.get(netloc)
+        if certs is None:
+            certs = host_certs(netloc, self._certs_dirs)
+            with self._lock:
+                self._certs[netloc] = certs
+        files = TLSFiles.of(settings, certs)
+        if not files.verify:
+            with self._lock:
+                first = netloc not in self._insecure_logged
+                self._insecure_logged.add(netloc)
+            if first:
+                log.info("%s: TLS certificate not verified (tls insecure)", netloc)
+            return {"ssl_context": self._contexts.get(files), "assert_hostname": False}
+        return {"ssl_context": self._contexts.get(files)}
 
     def _settings_for(self, host: str) -> RegistrySettings:
         lookup = self._settings
         if lookup is None:
-            return RegistrySettings()
-        if isinstance(lookup, Mapping):
-            return lookup.get(normalize_host(host)) or RegistrySettings()
-        return lookup(host)
+            settings = RegistrySettings()
+        elif isinstance(lookup, Mapping):
+            settings = lookup.get(normalize_host(host)) or RegistrySettings()
+        else:
+            settings = lookup(host)
+        if self._tls_override is not None and settings.tls != self._tls_override:
+            settings = replace(settings, tls=self._tls_override)
+        return settings
+
+    def _fatal(self, url: str, exc: BaseException, problem: str) -> str | None:
+        """The one-line message for a failure that another try cannot mend, else None."""
+        netloc = urlsplit(url).netloc
+        host = netloc.lower()
+        proxy = self.proxy_for(url)
+        if isinstance(exc, u3.ProxyError) or (proxy is not None and _tunnel_failed(exc)):
+            text = _proxy_text(exc)
+            if "407" in text:
+                return self._proxy_refused(url, text)
+            if _refused(exc):
+                return (
+                    f"{host}: proxy {redact_proxy(proxy or '')} refused the connection "
+                    "(is the proxy running? check HTTPS_PROXY/HTTP_PROXY or the registry's proxy)"
+                )
+            if re.search(r"\b(403|502|503|504)\b", text):
+                return (
+                    f"{host}: proxy {redact_proxy(proxy or '')} could not reach it ({text}); "
+                    "check the name and port, or add it to NO_PROXY if it is reached directly"
+                )
+            return None
+        if _refused(exc):
+            return (
+                f"{host}: connection refused (nothing listens on {netloc}: is the registry "
+                "running, and is the port right?)"
+            )
+        if _name_unresolved(exc):
+            return (
+                f"{host}: cannot resolve host name (check the name; if only a proxy reaches it, "
+                "set HTTPS_PROXY)"
+            )
+        cert_error = _find(exc, ssl.SSLCertVerificationError)
+        if cert_error is not None:
+            return (
+                f"{host}: {problem} (trust its CA with 'hoist registry set {host} --ca FILE', "
+                "or skip verification with --tls insecure)"
+            )
+        ssl_error = _find(exc, ssl.SSLError)
+        if ssl_error is not None:
+            reason = str(ssl_error.reason or ssl_error).lower()
+            if (
+                "certificate required" in reason
+                or "bad certificate" in reason
+                or "handshake failure" in reason
+            ):
+                return (
+                    f"{host}: the registry refused the TLS handshake ({problem}): it wants a "
+                    f"client certificate: 'hoist registry set {host} --client-cert FILE "
+                    f"--client-key FILE', or put them in /etc/docker/certs.d/{host}/"
+                )
+            if (
+                "wrong version number" in reason
+                or "record layer" in reason
+                or "unknown protocol" in reason
+                or "packet length too long" in reason
+            ):
+                return (
+                    f"{host}: does not speak TLS ({problem}); if it is plain HTTP: "
+                    f"'hoist registry set {host} --tls disabled' or --tls disabled"
+                )
+        return None
+
+    def _proxy_refused(self, url: str, text: str) -> str:
+        proxy = self.proxy_for(url) or ""
+        has_login = proxy_credentials(proxy) is not None
+        fix = (
+            "it refused the user and password in the proxy URL"
+            if has_login
+            else "put them in the proxy URL: http://USER:PASSWORD@HOST:PORT"
+        )
+        return (
+            f"{urlsplit(url).netloc}: proxy {redact_proxy(proxy)} wants credentials ({text}); {fix}"
+        )
+
+    def _auth_hint(self, message: str, host: str) -> str:
+        """``message`` with the fix for an authentication failure at ``host``."""
+        if "hoist registry login" in message:
+            return message
+        creds = self._auth.credentials(host)
+        if creds:
+            return f"{message} (check the login: hoist registry login {host})"
+        return f"{message} (log in: hoist registry login {host}, or give --creds)"
 
     def _fall_back(self, host: str, url: str, exc: BaseException) -> bool:
         """Whether to retry ``host`` with plain http after a TLS failure, remembering the choice."""
@@ -411,6 +756,61 @@ def _host(host: str) -> str:
     """Lowercase; a bare IPv6 address gets brackets."""
     host = host.strip().lower()
     return f"[{host}]" if host.count(":") > 1 and not host.startswith("[") else host
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> Any:
+    """The first exception of ``kind`` in ``exc``'s args, causes and contexts, or None."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, kind):
+            return e
+        todo.extend(a for a in e.args if isinstance(a, BaseException))
+        todo.extend(c for c in (e.__cause__, e.__context__) if c is not None)
+    return None
+
+
+def _refused(exc: BaseException) -> bool:
+    return _find(exc, ConnectionRefusedError) is not None
+
+
+def _name_unresolved(exc: BaseException) -> bool:
+    return _find(exc, u3.NameResolutionError) is not None
+
+
+def _tunnel_failed(exc: BaseException) -> bool:
+    return "tunnel connection failed" in _proxy_text(exc).lower()
+
+
+def _proxy_text(exc: BaseException) -> str:
+    """The proxy's own words in a urllib3 ProxyError (``Tunnel connection failed: 407 ...``)."""
+    inner = exc.args[1] if isinstance(exc, u3.ProxyError) and len(exc.args) > 1 else exc
+    text = " ".join(str(inner).split())
+    return text.removeprefix("Tunnel connection failed: ")
+
+
+def _prefixed_scope(scope: str, repository: str, prefix: str) -> str:
+    """``repository:REPO:pull`` -> ``repository:PREFIX/REPO:pull`` for a mirror."""
+    if prefix and scope.startswith(f"repository:{repository}:"):
+        return f"repository:{prefix}{scope.removeprefix('repository:')}"
+    return scope
+
+
+def _buffered(response: Response, data: bytes) -> Response:
+    """A response like ``response`` whose body is ``data`` (read and checked already)."""
+    raw = urllib3.HTTPResponse(
+        body=io.BytesIO(data),
+        headers=response.headers,
+        status=response.status,
+        reason=response.reason,
+        preload_content=False,
+        decode_content=False,
+    )
+    return Response(raw, response.url, preload=True)
 
 
 def _where(url: str) -> str:

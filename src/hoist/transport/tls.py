@@ -1,0 +1,99 @@
+"""TLS for one registry: which CAs to trust and which client certificate to show.
+
+:func:`tls_context` builds an :class:`ssl.SSLContext` from a registry's settings and what the
+certs.d directories hold for it (see :mod:`hoist.config.certs`):
+
+- ``ca_file`` (a setting) is trusted *instead of* the system's CAs;
+- ``*.crt`` files of certs.d are trusted *on top of* them (as Docker does);
+- ``client_cert``/``client_key`` (a setting) win over a certs.d ``NAME.cert``/``NAME.key`` pair;
+- ``tls="insecure"`` verifies nothing (but still sends a client certificate).
+
+Contexts are cached by what they were built from: every connection to a registry shares one.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from dataclasses import dataclass
+
+from hoist.config.certs import HostCerts
+from hoist.config.settings import RegistrySettings
+from hoist.errors import InvalidInput
+
+__all__ = ["TLSContexts", "TLSFiles", "tls_context"]
+
+
+@dataclass(frozen=True, slots=True)
+class TLSFiles:
+    """What a context is made of (the cache key)."""
+
+    verify: bool
+    ca_file: str | None
+    extra_cas: tuple[str, ...]
+    client_cert: str | None
+    client_key: str | None
+
+    @classmethod
+    def of(cls, settings: RegistrySettings, certs: HostCerts) -> TLSFiles:
+        cert, key = settings.client_cert, settings.client_key
+        if cert is None:
+            cert, key = certs.client_cert, certs.client_key
+        return cls(settings.tls != "insecure", settings.ca_file, certs.ca_files, cert, key)
+
+
+def tls_context(files: TLSFiles) -> ssl.SSLContext:
+    """A client context for ``files``; InvalidInput names a file that cannot be used."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=None)
+    if files.ca_file is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        _load(ctx.load_verify_locations, files.ca_file, "CA file")
+    for extra in files.extra_cas:
+        _load(ctx.load_verify_locations, extra, "CA file")
+    if files.client_cert is not None:
+        try:
+            ctx.load_cert_chain(files.client_cert, files.client_key)
+        except FileNotFoundError as exc:
+            raise InvalidInput(f"client certificate: {exc.filename}: no such file") from None
+        except (ssl.SSLError, OSError) as exc:
+            where = files.client_cert + (f" / {files.client_key}" if files.client_key else "")
+            raise InvalidInput(
+                f"client certificate {where}: cannot load it ({_reason(exc)}); want PEM files "
+                "of a certificate and its unencrypted key"
+            ) from None
+    if not files.verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _load(load: object, path: str, what: str) -> None:
+    try:
+        load(cafile=path)  # type: ignore[operator]
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} {path}: no such file") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise InvalidInput(f"{what} {path}: not PEM certificates ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return str(exc.reason or exc).lower()
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
+class TLSContexts:
+    """A thread-safe cache of contexts by :class:`TLSFiles`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._contexts: dict[TLSFiles, ssl.SSLContext] = {}
+
+    def get(self, files: TLSFiles) -> ssl.SSLContext:
+        with self._lock:
+            ctx = self._contexts.get(files)
+            if ctx is None:
+                ctx = self._contexts[files] = tls_context(files)
+            return ctx
