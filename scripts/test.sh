@@ -2,7 +2,7 @@
 # Run all checks: ruff (lint and format), mypy (strict, src and tests), pytest with coverage. Extra arguments go to pytest.
 #   scripts/test.sh            # everything
 #   scripts/test.sh -k token   # a subset
-# On Debian it installs the tools the tests use (skopeo, docker-registry, graphviz)
+# On Debian it installs the tools the tests use (skopeo, docker-registry, graphviz, chromium)
 # when missing, and creates .venv with hoist installed editable with its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ missing=()
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the web view's browser tests (Playwright)
 if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     missing+=(python3-venv)
 fi

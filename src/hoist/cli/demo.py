@@ -8,9 +8,11 @@ the images share, then a copy and a retag that move no layers. No internet is ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +23,9 @@ if TYPE_CHECKING:
 
 
 @click.command("demo")
-@click.option("--keep", is_flag=True, help="Keep the registry running until Enter is pressed.")
+@click.option(
+    "--keep", is_flag=True, help="Keep the registry and its web view running until Ctrl-C."
+)
 @click.option(
     "--layout",
     type=click.Path(file_okay=False),
@@ -53,7 +57,7 @@ def _run(console: Console, tmp: Path, keep: bool, layout: str | None) -> None:
 
     from hoist.server.run import ServerThread
 
-    with ServerThread(tmp / "registry") as server:
+    with ServerThread(tmp / "registry", ui=True) as server:
         console.print(
             Panel.fit(
                 f"[bold]hoist demo[/]: a registry of our own at [cyan]{server.url}[/] "
@@ -64,9 +68,14 @@ def _run(console: Console, tmp: Path, keep: bool, layout: str | None) -> None:
             )
         )
         _walk(console, server.host, layout)
+        ui = f"{server.url}/ui/"
         if keep:
-            console.print(f"\nThe registry stays at {server.url} until you press Enter.")
-            input()
+            console.print(f"\nBrowse the images in the web view: [bold cyan]{ui}[/] (Ctrl-C stops)")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+        else:
+            console.print(f"\nThe web view was at {ui}: hoist demo --keep keeps it up to browse.")
     console.print("\nStopped the registry and removed its files.", style="dim")
 
 

@@ -62,6 +62,9 @@ root_option = click.option(
     "--anonymous-read", is_flag=True, help="With --htpasswd: let anyone pull without logging in."
 )
 @click.option("--read-only", is_flag=True, help="Refuse every push and delete (405 UNSUPPORTED).")
+@click.option(
+    "--ui/--no-ui", default=True, show_default=True, help="Serve the read-only web view at /ui/."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No request log.")
 @click.pass_context
 def serve(
@@ -71,6 +74,7 @@ def serve(
     htpasswd: Path | None,
     anonymous_read: bool,
     read_only: bool,
+    ui: bool,
     quiet: bool,
 ) -> None:
     """Run an OCI registry serving the storage under --root until interrupted.
@@ -106,6 +110,8 @@ def serve(
         if read_only:
             notes.append("read-only")
         click.echo(f"hoist serve: listening on {url} ({'; '.join(notes)})", err=True)
+        if ui:
+            click.echo(f"hoist serve: web view at {url}/ui/", err=True)
 
     run_server(
         storage,
@@ -115,6 +121,7 @@ def serve(
         htpasswd=htpasswd,
         anonymous_read=anonymous_read,
         read_only=read_only,
+        ui=ui,
     )
 
 

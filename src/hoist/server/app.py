@@ -152,6 +152,7 @@ def make_app(
     chunk_min_length: int = CHUNK_MIN_LENGTH,
     max_inflight: int | None = None,
     fsync: bool = True,
+    ui: bool = False,
 ) -> web.Application:
     """The registry application serving the storage under ``root`` (created if missing).
 
@@ -160,6 +161,7 @@ def make_app(
     ``read_only`` refuses every write with 405 UNSUPPORTED. Upload sessions idle for
     ``upload_ttl`` seconds are purged. ``max_inflight`` limits requests streaming a blob body
     at once (beyond it: 429 TOOMANYREQUESTS). ``fsync=False`` trades durability for speed.
+    ``ui`` adds the read-only web view under ``/ui/`` (:mod:`hoist.server.ui`).
     """
     storage = Storage(root, fsync=fsync)
     auth = None
@@ -186,6 +188,10 @@ def make_app(
     app.router.add_route("*", "/v2", _dispatch)
     app.router.add_route("*", "/v2/{tail:.*}", _dispatch)
     app.on_response_prepare.append(_api_version)
+    if ui:
+        from hoist.server.ui.app import mount
+
+        mount(app)
     app.cleanup_ctx.append(_housekeeping)
     log.debug("registry app on %s (auth=%s, read_only=%s)", storage.root, bool(auth), read_only)
     return app

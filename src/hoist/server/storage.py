@@ -350,6 +350,74 @@ class Storage:
         """Drop one entry of a referrers index (gc)."""
         _remove(self._referrers_dir(name, subject) / f"{digest.algorithm}-{digest.hex}")
 
+    # ------------------------------------------------------------------ for the web view
+
+    def tag_records(self, name: str) -> dict[str, tuple[Digest, float]]:
+        """Every tag of ``name`` with its digest and when it was last set (its file's mtime)."""
+        records: dict[str, tuple[Digest, float]] = {}
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(self._tags_dir(name)):
+                if entry.name.startswith("."):
+                    continue
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    with open(entry.path, encoding="ascii") as f:
+                        digest = Digest.parse(f.read().strip())
+                    records[entry.name] = (digest, entry.stat().st_mtime)
+        return records
+
+    def tag_times(self, name: str) -> dict[str, float]:
+        """Every tag of ``name`` and when it was last set, without reading the tag files."""
+        times: dict[str, float] = {}
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(self._tags_dir(name)):
+                if not entry.name.startswith("."):
+                    with contextlib.suppress(FileNotFoundError):
+                        times[entry.name] = entry.stat().st_mtime
+        return times
+
+    def usage(self, name: str) -> tuple[int, int, int]:
+        """``(manifests, blobs, bytes)`` of ``name``: the manifests and blobs it links and
+        their stored size, each counted once however many images use it."""
+        d = self.repo_dir(name)
+        seen: dict[str, int] = {}
+        counts = []
+        for links in (d / "_manifests" / "revisions", d / "_layers"):
+            count = 0
+            for alg in ALGORITHMS:
+                store = os.path.join(self.blobs_dir, alg)
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    for entry in os.scandir(links / alg):
+                        if entry.name.startswith("."):
+                            continue
+                        count += 1
+                        key = f"{alg}:{entry.name}"
+                        if key not in seen:
+                            try:
+                                seen[key] = os.stat(os.path.join(store, entry.name)).st_size
+                            except OSError:
+                                seen[key] = 0
+            counts.append(count)
+        return counts[0], counts[1], sum(seen.values())
+
+    def stamp(self, name: str) -> tuple[int, ...]:
+        """The mtimes (ns) of the directories every push or delete in ``name`` changes (tags,
+        manifest revisions, blob links): unchanged stamps mean unchanged content to cache."""
+        d = self.repo_dir(name)
+        dirs = [d / "_manifests" / "tags"]
+        for alg in ALGORITHMS:
+            dirs += [d / "_manifests" / "revisions" / alg, d / "_layers" / alg]
+        stamps: list[int] = []
+        for path in dirs:
+            try:
+                stamps.append(path.stat().st_mtime_ns)
+            except (FileNotFoundError, NotADirectoryError):
+                stamps.append(0)
+        return tuple(stamps)
+
+    def referrer_subjects(self, name: str) -> list[Digest]:
+        """The subjects ``name`` holds a referrers index for (some may be empty)."""
+        return list(_digests_in(self.repo_dir(name) / "_referrers"))
+
     # ------------------------------------------------------------------ catalog
 
     def repositories(self) -> list[str]:
