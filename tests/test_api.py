@@ -21,6 +21,7 @@ DOCUMENTED = {
     "image_mod", "Changes", "Rebase", "image_build", "BuildOptions", "BuildResult",
     "index_create", "index_add", "index_remove",
     "artifact_put", "artifact_get", "artifact_list", "artifact_tree", "ArtifactFile",
+    "artifact_select", "ReferrerFilter", "AnnotationFile",
     "ReferrerNode", "image_tree", "ImageTree", "image_check_base", "BaseCheck", "image_diff",
     "ImageDiff", "image_verify", "VerifyReport",
     # pure values

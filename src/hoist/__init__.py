@@ -24,11 +24,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from hoist.artifact import (
+        AnnotationFile,
         ArtifactFile,
+        ReferrerFilter,
         ReferrerNode,
         artifact_get,
         artifact_list,
         artifact_put,
+        artifact_select,
         artifact_tree,
     )
     from hoist.authoring.builder import BuildOptions, BuildResult, image_build
@@ -105,7 +108,10 @@ _EXPORTS: dict[str, str] = {
     "artifact_get": "hoist.artifact",
     "artifact_list": "hoist.artifact",
     "artifact_tree": "hoist.artifact",
+    "artifact_select": "hoist.artifact",
     "ArtifactFile": "hoist.artifact",
+    "AnnotationFile": "hoist.artifact",
+    "ReferrerFilter": "hoist.artifact",
     "ReferrerNode": "hoist.artifact",
     "image_tree": "hoist.insight.tree",
     "ImageTree": "hoist.insight.tree",
@@ -156,6 +162,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AnnotationFile",
     "ArtifactFile",
     "AuthError",
     "BaseCheck",
@@ -200,6 +207,7 @@ __all__ = [
     "Progress",
     "Rebase",
     "Reference",
+    "ReferrerFilter",
     "ReferrerNode",
     "RegistryError",
     "Store",
@@ -213,6 +221,7 @@ __all__ = [
     "artifact_get",
     "artifact_list",
     "artifact_put",
+    "artifact_select",
     "artifact_tree",
     "blob_copy",
     "digest_of",
