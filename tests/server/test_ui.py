@@ -555,3 +555,77 @@ def test_manifest_digests_on_the_page_are_the_stored_ones(
             headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
         )
         assert shown[tag] == short_digest(r.headers["Docker-Content-Digest"])
+
+
+# ---------------------------------------------------------------------- the commands
+
+
+def _line_with(stream: Any, pattern: str, timeout: float = 120.0) -> re.Match[str]:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match
+    raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
+
+
+def test_hoist_serve_says_where_the_view_is(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    serve = [sys.executable, "-m", "hoist", "serve", "--addr", "127.0.0.1:0", "--root"]
+    proc = subprocess.Popen(
+        [*serve, str(tmp_path)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _line_with(proc.stderr, r"web view at (http://\S+/ui/)")[1]
+        r = HTTP.request("GET", url)
+        assert r.status == 200 and "Nothing was pushed here yet" in r.data.decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    proc = subprocess.Popen(
+        [*serve, str(tmp_path), "--no-ui"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _line_with(proc.stderr, r"listening on (http://\S+) ")[1]
+        assert HTTP.request("GET", url + "/ui/").status == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_the_demo_prints_the_view_and_keeps_it_until_ctrl_c() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hoist", "demo", "--keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        url = _line_with(proc.stdout, r"web view: (http://\S+/ui/)")[1]
+        html = HTTP.request("GET", url).data.decode()
+        assert "demo/app" in html and "demo/base" in html and "mirror/base" in html
+        html = HTTP.request("GET", url + "r/demo/app").data.decode()
+        assert "stable" in html and "v1" in html
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Stopped the registry and removed its files." in out
