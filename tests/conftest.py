@@ -1,3 +1,3 @@
 """Test configuration: load the real-registry fixtures (tests/support/registry_fixtures.py)."""
 
-pytest_plugins = ["support.registry_fixtures", "support.samples"]
+pytest_plugins = ["support.registry_fixtures", "support.samples", "support.proxy"]

@@ -5,6 +5,8 @@ Fixtures (session-scoped unless noted):
 * ``registry_anon`` / ``registry_anon2``: anonymous registries,
 * ``registry_basic``: htpasswd (bcrypt) basic auth,
 * ``registry_token``: bearer tokens from ``token_server`` (a :class:`TokenServer`),
+* ``registry_mtls``: htpasswd basic auth over TLS that requires a client certificate (its CA,
+  server and client certificates in ``.tls``, a :class:`RegistryTLS`),
 * ``make_registry`` (function-scoped): factory for private instances, e.g. to
   test ``restart()`` without disturbing the shared ones,
 * ``repo_name`` (function-scoped): a fresh, valid repository name per test.
@@ -22,6 +24,7 @@ import re
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -36,6 +39,7 @@ from typing import Any, Literal
 import bcrypt
 import pytest
 
+from support.certs import Issued, TestCA
 from support.token_server import TokenServer
 
 AuthMode = Literal["anon", "basic", "token"]
@@ -71,16 +75,52 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class RegistryTLS:
+    """TLS of a test registry: the CA, the server's certificate, and, when the registry
+    requires one, the client certificate it accepts (``client``)."""
+
+    ca: TestCA
+    server: Issued
+    client: Issued | None = None
+
+    def context(self) -> ssl.SSLContext:
+        """A client context trusting the CA and showing the client certificate."""
+        ctx = ssl.create_default_context(cafile=str(self.ca.path))
+        if self.client is not None:
+            ctx.load_cert_chain(str(self.client.cert), str(self.client.key))
+        return ctx
+
+
+SERVER_NAMES = ["127.0.0.1", "localhost", "registry.proxied.test"]
+"""The names test registries' certificates carry (the last one only a test proxy resolves)."""
+
+
+def make_registry_tls(directory: Path, *, client_certs: bool = True) -> RegistryTLS:
+    ca = TestCA(directory)
+    server = ca.issue("server", SERVER_NAMES)
+    client = ca.issue("client", ["hoist test client"], client=True) if client_certs else None
+    return RegistryTLS(ca, server, client)
+
+
 def http_get(
-    url: str, headers: dict[str, str] | None = None, timeout: float = 10.0
+    url: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, Message, bytes]:
     """GET without proxies; (status, headers, body), also for HTTP errors.
 
     The headers are an :class:`email.message.Message` (case-insensitive lookups).
     """
     req = urllib.request.Request(url, headers=headers or {})
+    opener = _opener
+    if context is not None:
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+        )
     try:
-        with _opener.open(req, timeout=timeout) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as err:
         with err:
@@ -112,6 +152,7 @@ class RegistryServer:
         token_server: TokenServer | None = None,
         binary: str | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
+        tls: RegistryTLS | None = None,
     ) -> None:
         if auth == "token" and token_server is None:
             raise ValueError("auth='token' needs a token_server")
@@ -123,6 +164,7 @@ class RegistryServer:
         else:
             username = password = None
         self.auth: AuthMode = auth
+        self.tls = tls
         self.username = username
         self.password = password
         self.token_server = token_server
@@ -145,8 +187,8 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}"
+        """``http://127.0.0.1:PORT`` (``https://`` with TLS)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     @property
     def creds(self) -> str | None:
@@ -232,6 +274,14 @@ class RegistryServer:
             },
             "http": {"addr": self.host, "secret": secrets.token_hex(16)},
         }
+        if self.tls is not None:
+            tls: dict[str, Any] = {
+                "certificate": str(self.tls.server.cert),
+                "key": str(self.tls.server.key),
+            }
+            if self.tls.client is not None:
+                tls["clientcas"] = [str(self.tls.ca.path)]
+            cfg["http"]["tls"] = tls
         if self.auth == "basic":
             assert self.username is not None and self.password is not None
             htpasswd = self.workdir / "htpasswd"
@@ -278,7 +328,8 @@ class RegistryServer:
                     f"log {self.log_path}:\n{self.log_tail()}"
                 )
             try:
-                status, _, _ = http_get(f"{self.url}/v2/", timeout=2.0)
+                context = self.tls.context() if self.tls else None
+                status, _, _ = http_get(f"{self.url}/v2/", timeout=2.0, context=context)
                 if status in (200, 401):
                     return
             except OSError:
@@ -341,6 +392,19 @@ def registry_token(
 ) -> Iterator[RegistryServer]:
     """Registry with bearer-token auth from ``token_server`` (same credentials)."""
     reg = _start_registry(tmp_path_factory.mktemp("registry-token"), "token", token_server)
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_mtls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """Registry with htpasswd basic auth over TLS, requiring a client certificate (``.tls``)."""
+    workdir = tmp_path_factory.mktemp("registry-mtls")
+    binary = registry_binary()
+    if binary is None or shutil.which(binary) is None:
+        require_tool("docker-registry")
+    tls = make_registry_tls(workdir / "pki")
+    reg = RegistryServer(workdir, "basic", binary=binary, tls=tls).start()
     yield reg
     reg.stop()
 

@@ -652,7 +652,7 @@ class Transport:
             )
         ssl_error = _find(exc, ssl.SSLError)
         if ssl_error is not None:
-            reason = str(ssl_error.reason or ssl_error).lower()
+            reason = str(getattr(ssl_error, "reason", None) or ssl_error).lower().replace("_", " ")
             if (
                 "certificate required" in reason
                 or "bad certificate" in reason
