@@ -586,7 +586,7 @@ def test_hoist_serve_says_where_the_view_is(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        url = _line_with(proc.stderr, r"web view at (http://\S+/ui/)")[1]
+        url = _line_with(proc.stderr, r"listening on .*web view at (http://\S+/ui/)\)")[1]
         r = HTTP.request("GET", url)
         assert r.status == 200 and "Nothing was pushed here yet" in r.data.decode()
     finally:
@@ -598,7 +598,9 @@ def test_hoist_serve_says_where_the_view_is(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        url = _line_with(proc.stderr, r"listening on (http://\S+) ")[1]
+        match = _line_with(proc.stderr, r"listening on (http://\S+) (.*)")
+        url = match[1]
+        assert "web view" not in match[2]
         assert HTTP.request("GET", url + "/ui/").status == 404
     finally:
         proc.send_signal(signal.SIGTERM)

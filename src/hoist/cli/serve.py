@@ -109,9 +109,9 @@ def serve(
             notes.append("basic auth" + (", anonymous read" if anonymous_read else ""))
         if read_only:
             notes.append("read-only")
-        click.echo(f"hoist serve: listening on {url} ({'; '.join(notes)})", err=True)
         if ui:
-            click.echo(f"hoist serve: web view at {url}/ui/", err=True)
+            notes.append(f"web view at {url}/ui/")
+        click.echo(f"hoist serve: listening on {url} ({'; '.join(notes)})", err=True)
 
     run_server(
         storage,
