@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("hoist.cli.serve", "serve", "Run an OCI registry on this machine."),
     "index": ("hoist.cli.index", "index", "Create multi-platform indexes; add or remove images."),
     "artifact": ("hoist.cli.artifact", "artifact", "Push, pull and list OCI artifacts."),
+    "sync": ("hoist.cli.sync", "sync", "Mirror many images from a config: plan, apply, serve."),
 }
 
 
