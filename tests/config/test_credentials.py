@@ -277,3 +277,50 @@ def test_helper_failure(tmp_path: Path, helper: Path) -> None:
     store = write_config(tmp_path, {"credsStore": "test"})
     with pytest.raises(AuthError, match="something went wrong"):
         store.erase("broken")
+
+
+def test_auth_json_chain_and_explicit_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hoist.config.credentials import (
+        CommandCredentials,
+        CredentialChain,
+        Credentials,
+        CredentialStore,
+        default_credentials,
+        login_store,
+    )
+
+    def auth_file(path: Path, host: str, user: str) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        encoded = base64.b64encode(f"{user}:pw".encode()).decode()
+        path.write_text(json.dumps({"auths": {host: {"auth": encoded}}}))
+        return path
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    auth_file(tmp_path / "docker" / "config.json", "a.example", "docker")
+    assert isinstance(default_credentials(), CredentialStore)  # no auth.json: Docker's alone
+    auth_file(tmp_path / "run" / "containers" / "auth.json", "a.example", "podman")
+    auth_file(tmp_path / "xdg" / "containers" / "auth.json", "b.example", "xdg")
+    chain = default_credentials()
+    assert isinstance(chain, CredentialChain)
+    assert chain.get("a.example") == Credentials("podman", "pw")  # runtime file first
+    assert chain.get("b.example") == Credentials("xdg", "pw")
+    assert chain.get("c.example") is None
+    explicit = auth_file(tmp_path / "mine.json", "c.example", "mine")
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(explicit))
+    alone = default_credentials()
+    assert alone.get("c.example") == Credentials("mine", "pw") and alone.get("a.example") is None
+    assert login_store().path == explicit
+    assert login_store(tmp_path / "other.json").path == tmp_path / "other.json"
+    given = CommandCredentials(
+        chain, hosts={"docker.io": Credentials("hub", "x")}, everywhere=None, anonymous=True
+    )
+    assert given.get("registry-1.docker.io") == Credentials("hub", "x")  # Hub's aliases are one
+    assert given.get("a.example") is None  # anonymous: no saved logins
+    everywhere = CommandCredentials(chain, everywhere=Credentials(registry_token="t"))
+    assert everywhere.get("b.example") == Credentials(registry_token="t")
+    assert Credentials(registry_token="t").describe() == "with a registry token"
+    assert "secret" not in repr(Credentials("u", "secret", registry_token="secret"))
+    assert not Credentials()

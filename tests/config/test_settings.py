@@ -93,3 +93,59 @@ def test_settings_validate() -> None:
 def test_normalize_host() -> None:
     assert normalize_host(" https://Reg.Example:443/v2/ ") == "reg.example:443"
     assert normalize_host("[::1]:5000") == "[::1]:5000"
+
+
+def test_new_settings_round_trip(tmp_path: Path) -> None:
+    from hoist.config.settings import Mirror
+
+    path = tmp_path / "config.json"
+    settings = RegistrySettings(
+        client_cert="/c.pem",
+        client_key="/k.pem",
+        mirrors=(Mirror("m1.example"), Mirror("https://M2.example/hub/", 3)),
+        req_per_sec=4,
+        req_concurrent=2,
+        proxy="proxy.corp:3128",
+    )
+    save_config(HoistConfig().with_registry("reg.example", settings), path)
+    data = json.loads(path.read_text())["registries"]["reg.example"]
+    assert data["mirrors"] == [
+        {"location": "m2.example/hub", "priority": 3},
+        {"location": "m1.example", "priority": 0},
+    ]
+    assert data["proxy"] == "http://proxy.corp:3128"
+    assert load_config(path).registry("reg.example") == settings
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"client_key": "/k.pem"}, "client_key needs a client_cert"),
+        ({"req_per_sec": 0}, "req_per_sec"),
+        ({"req_per_sec": float("inf")}, "finite"),
+        ({"req_concurrent": 0}, "req_concurrent"),
+        ({"req_concurrent": True}, "req_concurrent"),
+        ({"proxy": "socks5://p:1080"}, "not supported"),
+        ({"proxy": "http://p:1/path"}, "no path"),
+    ],
+)
+def test_new_settings_validate(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(InvalidInput, match=match):
+        RegistrySettings(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"registries": {"r": {"mirrors": "m"}}}, "mirrors must be a list"),
+        ({"registries": {"r": {"mirrors": [{"priority": 1}]}}}, "location"),
+        ({"registries": {"r": {"mirrors": [{"location": "m", "priority": "x"}]}}}, "priority"),
+        ({"registries": {"r": {"client_cert": 1}}}, "client_cert must be a string"),
+        ({"registries": {"r": {"req_concurrent": -1}}}, "req_concurrent"),
+    ],
+)
+def test_bad_new_settings_in_the_file(tmp_path: Path, data: object, match: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InvalidInput, match=match):
+        load_config(path)

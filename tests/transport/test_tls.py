@@ -13,7 +13,7 @@ import pytest
 from support.certs import TestCA
 from support.registry_fixtures import RegistryServer, StaticCredentials
 
-from hoist.config.certs import HostCerts, host_certs
+from hoist.config.certs import host_certs
 from hoist.config.settings import RegistrySettings
 from hoist.errors import InvalidInput, NotFound, TransportError
 from hoist.model.reference import Reference
@@ -105,16 +105,6 @@ def test_insecure_still_sends_the_client_certificate_and_warns_nothing(
         with closing(_store(registry_mtls, settings, tls="insecure")) as store:
             _reachable(store, Reference(registry_mtls.host, repo_name))
     assert [str(w.message) for w in caught] == []
-
-
-def test_certs_d_pairs_must_be_complete(tmp_path: Path) -> None:
-    directory = tmp_path / "reg.example:5000"
-    directory.mkdir()
-    (directory / "me.cert").write_text("x")
-    with pytest.raises(InvalidInput, match=r"me\.cert: no matching me\.key"):
-        host_certs("reg.example:5000", [tmp_path])
-    assert host_certs("other:1", [tmp_path]) == HostCerts()
-    assert not host_certs("other:1", [tmp_path])
 
 
 def test_bad_files_are_named(tmp_path: Path) -> None:
