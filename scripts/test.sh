@@ -11,6 +11,7 @@ missing=()
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+[ -x /usr/sbin/squid ] || missing+=(squid)  # the proxy tests (tests/support/proxy.py)
 [ -x /usr/bin/chromium ] || missing+=(chromium)  # the web view's browser tests (Playwright)
 if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     missing+=(python3-venv)
