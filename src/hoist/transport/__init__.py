@@ -10,4 +10,7 @@ Modules (import the one you need; only ``http``, ``response``, ``blob`` and ``au
 - ``auth``: WWW-Authenticate parsing and the :class:`~hoist.transport.auth.Authenticator`
   (Basic, bearer tokens, token cache, scope widening).
 - ``body`` / ``blob``: request bodies that know if they can be resent; Range-resuming blob reads.
+- ``proxy``: HTTP(S)_PROXY and NO_PROXY as Go and curl read them (pure).
+- ``tls``: an SSLContext per registry: CA files, certs.d, client certificates (mTLS).
+- ``limits``: per-registry req-per-sec and req-concurrent, shared by every thread.
 """
