@@ -39,6 +39,7 @@ from typing import Any
 
 from isal import isal_zlib
 
+from hoist.config.settings import RegistrySettings
 from hoist.copy import image_copy
 from hoist.location import Location
 from hoist.model import mediatype as mt
@@ -49,7 +50,6 @@ from hoist.model.manifest import ImageManifest
 from hoist.model.reference import LayoutReference, Reference
 from hoist.store.ocidir import OCIDirStore
 from hoist.store.registry import RegistryStore
-from hoist.config.settings import RegistrySettings
 
 TAG = "v1"
 CREATED = "2024-01-01T00:00:00Z"
@@ -115,7 +115,8 @@ def wait_for_idle(limit: float, busy_max: float = 0.10) -> float:
 class Registry:
     """A ``docker-registry serve`` on 127.0.0.1 with filesystem storage under ``workdir``.
 
-    The same configuration as tests/support/registry_fixtures.py (anonymous), with request logging off.
+    The same configuration as tests/support/registry_fixtures.py (anonymous), with request
+    logging off.
     The port is chosen once and kept across restarts, so hoist's config file stays valid.
     Subclasses run another server the same way by overriding :meth:`argv` (and
     :meth:`write_config`).
@@ -308,7 +309,8 @@ def make_layer(index: int, kind: str, target: int, seed: int) -> tuple[bytes, De
 
 def build_layout(path: Path, total: int, layers: int, seed: int) -> ImageInfo:
     """Write the benchmark image to the OCI layout ``path`` (tag ``v1``) with hoist's store:
-    blobs first, one layer at a time, then the manifest (as hoist.testing.sample.write_image does)."""
+    blobs first, one layer at a time, then the manifest (as hoist.testing.sample.write_image
+    does)."""
     marker = path / "bench-image.json"
     wanted = {"total": total, "layers": layers, "seed": seed}
     if marker.is_file():
@@ -462,10 +464,13 @@ def client_env(workdir: Path, hosts: Sequence[str]) -> dict[str, str]:
         json.dumps({"default": [{"type": "insecureAcceptAnything"}]})
     )
     (workdir / "auth.json").write_text('{"auths": {}}')
+    # No proxies; and Python may write bytecode, as on any installed system (a shell that sets
+    # PYTHONDONTWRITEBYTECODE would have hoist compile every module it imports on every run).
     env = {
         k: v
         for k, v in os.environ.items()
-        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        and k != "PYTHONDONTWRITEBYTECODE"
     }
     env.update(
         HOIST_CONFIG=str(config),
