@@ -1,13 +1,31 @@
-"""Choosing tags by regular expression, as ``tag ls`` and ``repo copy`` do."""
+"""Choosing tags: by regular expression, as ``tag ls`` and ``repo copy`` do, and a page of a
+repository's tags in sorted order whatever order its registry keeps."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from hoist.errors import InvalidInput
 
-__all__ = ["tag_filter"]
+if TYPE_CHECKING:
+    from hoist.location import Location
+
+__all__ = ["tag_filter", "tag_page"]
+
+
+def tag_page(where: Location, *, limit: int | None = None, last: str | None = None) -> list[str]:
+    """The tags of ``where``'s repository sorted, only those after ``last``, at most ``limit``.
+
+    Registries page tags in orders of their own (CNCF distribution 2.8 returns them as stored
+    and may ignore ``last``), so the whole list is read and sorted here: the answer is the same
+    from every registry and layout.
+    """
+    tags = sorted(set(where.tag_list()))
+    if last is not None:
+        tags = [t for t in tags if t > last]
+    return tags[:limit] if limit else tags
 
 
 def _compile(patterns: Iterable[str]) -> list[re.Pattern[str]]:

@@ -90,7 +90,7 @@ def test_check_base_exit_codes(capsysbinary: Capture, samples: Path) -> None:
     assert code == 0 and ": up to date" in out.decode()
     code, out, _ = run(capsysbinary, "image", "check-base", app, "--base", at(samples, "base-plus"))
     text = out.decode()
-    assert code == 1 and "rebuild needed" in text
+    assert code == 3 and "rebuild needed" in text  # 3: checked, and the answer is no
     assert "the base now has:" in text and "the image has instead:" in text
     code, out, _ = run(
         capsysbinary,
@@ -103,7 +103,7 @@ def test_check_base_exit_codes(capsysbinary: Capture, samples: Path) -> None:
         "json",
     )
     data = json.loads(out)
-    assert code == 1 and data["up_to_date"] is False and data["shared"] == []
+    assert code == 3 and data["up_to_date"] is False and data["shared"] == []
     code, _, err = run(capsysbinary, "image", "check-base", app)
     assert code == 2 and "--base" in err
 
@@ -228,10 +228,10 @@ def test_verify_exit_codes(capsysbinary: Capture, samples: Path, tmp_path: Path)
     config = Client().image(f"ocidir://{copy}:app").manifest.config
     (copy / "blobs/sha256" / config.digest.hex).write_bytes(b"{}")
     code, out, _ = run(capsysbinary, "image", "verify", f"ocidir://{copy}:app")
-    assert code == 1 and "FAIL  image config" in out.decode()
+    assert code == 3 and "FAIL  image config" in out.decode()  # 3: checked, and no
     code, out, _ = run(capsysbinary, "image", "verify", f"ocidir://{copy}:app", "--format", "json")
     data = json.loads(out)
-    assert code == 1 and data["ok"] is False
+    assert code == 3 and data["ok"] is False
     assert [c["check"] for c in data["checks"] if not c["ok"]] == ["digest"]
 
 

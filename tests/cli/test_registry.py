@@ -129,10 +129,19 @@ def test_tags_list_filter_and_delete_alone(
 
 
 def test_missing_manifest_error_line(pushed: tuple[RegistryServer, str], capsysbinary: Any) -> None:
-    _, repo = pushed
+    """One line, and whether the repository exists (one more request: its tag list)."""
+    server, repo = pushed
     code, _, err = run(capsysbinary, "manifest", "get", f"{repo}:absent")
     assert code == 1
-    assert err.strip() == f"error: MANIFEST_UNKNOWN: manifest unknown ({repo}:absent)"
+    assert err.strip() == (
+        f"error: MANIFEST_UNKNOWN: manifest unknown ({repo}:absent) "
+        "(the repository exists, without this tag; 3 tags: index, list, single)"
+    )
+    code, _, err = run(capsysbinary, "image", "inspect", f"{repo}:singel")
+    assert code == 1 and err.strip().endswith("without this tag; nearest tags: single)")
+    code, _, err = run(capsysbinary, "manifest", "get", f"{server.host}/no/such-repo:v1")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert err.strip().endswith(f"(no repository no/such-repo on {server.host})")
 
 
 def test_blob_put_get_delete(

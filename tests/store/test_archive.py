@@ -79,7 +79,7 @@ def test_oci_export_keeps_the_index(layout: Path, tmp_path: Path, capsysbinary: 
         "export",
         f"ocidir://{layout}:base",
         str(out),
-        "--format",
+        "--type",
         "oci",
         "-q",
     )

@@ -74,13 +74,14 @@ class Bases:
             self.images[(name, platform)] = image
         return image
 
-    def only_platform(self, text: str, line: int) -> Platform:
-        """The image's platform when it has exactly one, else the local one."""
+    def platforms(self, text: str, line: int) -> list[Platform]:
+        """Every platform of the image (an index's, attestations' ``unknown/unknown`` left
+        out; a single image's own), in the index's order; the local one when none is named."""
         image = self.image(self.location(text, line), None)
         if image.index is None:
-            return image.config.platform
+            return [image.config.platform]
         found = {str(p): p for p in image.index.platforms() if p.os != "unknown"}
-        return next(iter(found.values())) if len(found) == 1 else local_platform()
+        return list(found.values()) or [local_platform()]
 
     def stage(self, text: str, platform: Platform, line: int) -> StageState:
         """A stage on image ``text`` for ``platform``: its manifest and config read."""

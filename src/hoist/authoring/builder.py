@@ -73,6 +73,7 @@ from hoist.layers.tarball import COMPRESSIONS, NewLayer
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import Descriptor
 from hoist.model.digest import digest_of
+from hoist.model.base_image import ANNOTATION_BASE_NAME
 from hoist.model.manifest import ImageManifest, Index
 from hoist.model.platform import Platform, local_platform
 
@@ -146,21 +147,23 @@ class _Build:
         lowered = base.lower()
         return next((s for s in self.df.stages[: stage.index] if s.name == lowered), None)
 
-    def default_platform(self, stage: Stage) -> Platform:
-        """The base image's platform when it has exactly one, else the local one."""
+    def default_platforms(self, stage: Stage) -> list[Platform]:
+        """Every platform of the target stage's base image (``FROM --platform`` fixes one;
+        ``scratch`` is the local platform)."""
         local = local_platform()
         env = _env(self.meta(local))
         while True:
             if stage.platform:
-                return self.bases.platform(self.expand(stage.platform, env, stage.line), stage.line)
+                text = self.expand(stage.platform, env, stage.line)
+                return [self.bases.platform(text, stage.line)]
             base = self.expand(stage.base, env, stage.line)
             parent = self._parent(stage, base)
             if parent is None:
                 break
             stage = parent
         if base.lower() == "scratch":
-            return local
-        return self.bases.only_platform(base, stage.line)
+            return [local]
+        return self.bases.platforms(base, stage.line)
 
     def stage_state(self, stage: Stage, platform: Platform) -> StageState:
         key = (stage.index, platform)
@@ -357,7 +360,7 @@ class _Build:
                 raise self.fail(f"target stage {self.options.target!r} could not be found", 0)
             target = found
         stages = self.needed(target)
-        platforms = list(dict.fromkeys(self.options.platforms)) or [self.default_platform(target)]
+        platforms = list(dict.fromkeys(self.options.platforms)) or self.default_platforms(target)
         self.show_platform = len(platforms) > 1
         states = []
         for platform in platforms:
@@ -377,7 +380,8 @@ class _Build:
             draft = state.draft
             blob = draft.config_blob(self.created)
             config = Descriptor(mt.OCI_CONFIG, digest_of(blob), len(blob))
-            manifest = ImageManifest.build(config, [x.descriptor for x in draft.layers])
+            layers = [x.descriptor for x in draft.layers]
+            manifest = ImageManifest.build(config, layers, annotations=draft.annotations)
             descriptor = write_manifest(
                 dst,
                 manifest,
@@ -389,9 +393,16 @@ class _Build:
             images.append(BuiltImage(state.image_platform, manifest, blob))
             children.append(manifest.descriptor(platform=state.image_platform))
         if multi:
-            descriptor = write_index(dst, Index.build(children))
+            descriptor = write_index(dst, Index.build(children, annotations=_index_base(states)))
         assert descriptor is not None
         return BuildResult(dst, descriptor, images, self.warnings)
+
+
+def _index_base(states: list[StageState]) -> dict[str, str]:
+    """The base name every platform image records, for the index too (when they agree)."""
+    names = {s.draft.annotations.get(ANNOTATION_BASE_NAME) for s in states}
+    name = names.pop() if len(names) == 1 else None
+    return {ANNOTATION_BASE_NAME: name} if name else {}
 
 
 def image_build(

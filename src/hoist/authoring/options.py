@@ -29,14 +29,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How to build; the defaults build ``CONTEXT/Dockerfile`` for one platform, gzip layers."""
+    """How to build; the defaults build ``CONTEXT/Dockerfile`` for the base image's platforms,
+    gzip layers."""
 
     dockerfile: str | os.PathLike[str] | None = None
     """The Dockerfile's path (default ``CONTEXT/Dockerfile``)."""
     dockerfile_text: str | None = None
     """The Dockerfile itself, instead of reading ``dockerfile``."""
     platforms: tuple[Platform, ...] = ()
-    """Several give an index; none: the base image's platform if it has one, else local."""
+    """Several give an index; none: every platform of the base image (an index's platforms
+    give an index), the local one on ``scratch``."""
     build_args: Mapping[str, str] = field(default_factory=dict)
     target: str | None = None
     """The stage to build (default: the last)."""

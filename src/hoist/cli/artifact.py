@@ -14,7 +14,7 @@ from hoist.cli.common import (
     format_option,
     get_location,
     human_size,
-    platform_option,
+    platform_option_with,
     table,
 )
 from hoist.cli.image_insight import parse_size
@@ -188,6 +188,7 @@ def artifact() -> None:
 @click.option(
     "--tag", "tags", multiple=True, metavar="TAG", help="Another tag to put (repeatable)."
 )
+@format_option("text", "json")
 @click.pass_context
 def artifact_put(
     ctx: click.Context,
@@ -200,8 +201,10 @@ def artifact_put(
     annotations: dict[str, str],
     annotation_file: str | None,
     tags: tuple[str, ...],
+    fmt: str,
 ) -> None:
-    """Push files and directories as an artifact; prints its digest.
+    """Push files and directories as an artifact; prints its digest (--format json: the
+    manifest's descriptor, its files' and the tags written).
 
     REFERENCE is a repository with a tag (several as oras writes them: app:v1,v2), or with
     --subject just the repository: the artifact is then pushed by digest and found through
@@ -232,6 +235,18 @@ def artifact_put(
         tags=[*more, *tags],
     )
     where = dst.by_digest(manifest.digest)
+    if fmt == "json":
+        emit_json(
+            {
+                "destination": str(where),
+                **manifest.descriptor().to_dict(),
+                "artifactType": artifact_type,
+                "subject": manifest.subject.to_dict() if manifest.subject else None,
+                "layers": [d.to_dict() for d in manifest.layers],
+                "tags": [*([dst.tag] if has_explicit_tag(first) and dst.tag else []), *more, *tags],
+            }
+        )
+        return
     dirs = sum(f.is_directory for f in items)
     n = len(items) - dirs
     what = [f"{n} file{'' if n == 1 else 's'}"] if n or not dirs else []
@@ -257,7 +272,7 @@ def _describe(d: Descriptor) -> str:
     help="Directory to write the files to.",
 )
 @referrer_options(latest=True)
-@platform_option
+@platform_option_with("Take the referrers of this platform's manifest of an index (default: none).")
 @click.option("--no-unpack", is_flag=True, help="Write packed directories as their tarballs.")
 @click.option(
     "--max-size",
@@ -323,7 +338,7 @@ def _rows(found: list[Descriptor]) -> list[tuple[str, str, str, str]]:
 @artifact.command("list")
 @click.argument("subject")
 @referrer_options(latest=False)
-@platform_option
+@platform_option_with("List the referrers of this platform's manifest of an index.")
 @format_option("text", "json")
 @click.pass_context
 def artifact_list(

@@ -67,13 +67,19 @@ def blob_head(ctx: click.Context, reference: str, digest: str, fmt: str) -> None
 @click.argument("reference")
 @click.argument("file", type=click.File("rb"), default="-")
 @click.option("--digest", "expected", help="Expected digest; the upload is refused otherwise.")
+@format_option("text", "json")
 @click.pass_context
-def blob_put(ctx: click.Context, reference: str, file: BinaryIO, expected: str | None) -> None:
+def blob_put(
+    ctx: click.Context, reference: str, file: BinaryIO, expected: str | None, fmt: str
+) -> None:
     """Upload FILE (or stdin) as a blob to REFERENCE's repository; prints its digest."""
     where = get_location(ctx, reference)
     d = _digest(expected) if expected else None
     desc = where.blob_put(file, digest=d)
-    click.echo(str(desc.digest))
+    if fmt == "json":
+        emit_json({"destination": str(where), "digest": str(desc.digest), "size": desc.size})
+    else:
+        click.echo(str(desc.digest))
 
 
 @blob.command("copy")
@@ -81,8 +87,9 @@ def blob_put(ctx: click.Context, reference: str, file: BinaryIO, expected: str |
 @click.argument("dst")
 @click.argument("digest")
 @click.option("--force", is_flag=True, help="Copy even when DST already has the blob.")
+@format_option("text", "json")
 @click.pass_context
-def blob_copy(ctx: click.Context, src: str, dst: str, digest: str, force: bool) -> None:
+def blob_copy(ctx: click.Context, src: str, dst: str, digest: str, force: bool, fmt: str) -> None:
     """Copy blob DIGEST from SRC's repository to DST's (mounted when on one registry)."""
     from hoist.copy import blob_copy as copy
 
@@ -90,6 +97,17 @@ def blob_copy(ctx: click.Context, src: str, dst: str, digest: str, force: bool) 
     d = _digest(digest)
     desc = source.blob_head(d)
     how = copy(source, target, desc, force=force)
+    if fmt == "json":
+        emit_json(
+            {
+                "source": str(source),
+                "destination": str(target),
+                "digest": str(d),
+                "size": desc.size,
+                "how": how,
+            }
+        )
+        return
     click.echo(f"{how} {d}", err=True)
     click.echo(str(d))
 
@@ -97,8 +115,13 @@ def blob_copy(ctx: click.Context, src: str, dst: str, digest: str, force: bool) 
 @blob.command("delete")
 @click.argument("reference")
 @click.argument("digest")
+@format_option("text", "json")
 @click.pass_context
-def blob_delete(ctx: click.Context, reference: str, digest: str) -> None:
+def blob_delete(ctx: click.Context, reference: str, digest: str, fmt: str) -> None:
     """Delete blob DIGEST from REFERENCE's repository."""
-    get_location(ctx, reference).blob_delete(_digest(digest))
-    click.echo(f"deleted {digest}", err=True)
+    where = get_location(ctx, reference)
+    where.blob_delete(_digest(digest))
+    if fmt == "json":
+        emit_json({"deleted": str(where), "digest": digest})
+    else:
+        click.echo(f"deleted {digest}", err=True)

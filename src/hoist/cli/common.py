@@ -170,6 +170,64 @@ def install_network_options(command: click.Command, path: tuple[str, ...] = ()) 
             command.params.append(option)
 
 
+# -- -v/--verbose and --debug: on the root command and after every command's name too -------
+
+
+def apply_verbosity(state: dict[str, Any]) -> None:
+    """Set the log level from the root's state: WARNING, INFO with -v, DEBUG with -vv/--debug."""
+    import logging
+
+    level = logging.DEBUG if state.get("debug") else logging.WARNING - 10 * state.get("verbose", 0)
+    logging.getLogger().setLevel(max(level, logging.DEBUG))
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value:
+        state = ctx.find_root().ensure_object(dict)
+        key = "verbose" if param.name == "verbose" else "debug"
+        state[key] = state.get(key, 0) + value if key == "verbose" else True
+        apply_verbosity(state)
+    return value
+
+
+def install_global_options(command: click.Command) -> None:
+    """Add -v/--verbose and --debug to ``command`` and every command under it, once."""
+    if getattr(command, "_hoist_global", False):
+        return
+    command._hoist_global = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            install_global_options(sub)
+        return
+    taken = {o for p in command.params for o in getattr(p, "opts", [])}
+    for decls, kw in (
+        (["-v", "--verbose"], {"count": True, "help": "Log more (-vv for HTTP detail)."}),
+        (["--debug"], {"is_flag": True, "help": "Log everything; a traceback with an error."}),
+    ):
+        if not taken.intersection(decls):
+            command.params.append(
+                click.Option(decls, expose_value=False, callback=_verbose, **kw)  # type: ignore[arg-type]
+            )
+
+
+class AliasGroup(click.Group):
+    """A group with other names for some commands (``tag rm`` for ``tag delete``), kept out of
+    the command list but named in the help."""
+
+    def __init__(self, *args: Any, aliases: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases = dict(aliases or {})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_commands(ctx, formatter)
+        if self.aliases:
+            with formatter.section("Aliases"):
+                formatter.write_dl([(a, c) for a, c in self.aliases.items()])
+
+
 def hide_from_process_list(secret: str) -> None:
     """Overwrite ``secret`` with ``*`` in this process's command line, as curl does with
     ``-u USER:PASSWORD``, so ``ps`` and ``/proc/PID/cmdline`` no longer show it (Linux; a
@@ -295,8 +353,20 @@ def _make_client(ctx: click.Context, net: dict[str, Any]) -> Client:
 
 
 def get_location(ctx: click.Context, text: str) -> Location:
-    """The location ``text`` names, from the command's client."""
-    return get_client(ctx).at(text)
+    """The location ``text`` names, from the command's client (remembered for the hints of
+    :mod:`hoist.cli.hints`); a malformed reference is a usage error, with the scheme a path
+    needs suggested."""
+    from hoist.errors import InvalidReference
+
+    try:
+        location = get_client(ctx).at(text)
+    except InvalidReference as exc:
+        from hoist.cli.hints import path_hint
+
+        hint = path_hint(text)
+        raise InvalidReference(f"{exc} ({hint})" if hint else str(exc)) from None
+    ctx.find_root().ensure_object(dict).setdefault("locations", []).append((text, location))
+    return location
 
 
 def parse_platform(
@@ -314,13 +384,18 @@ def parse_platform(
 
 
 def platform_option(f: F) -> F:
-    return click.option(
-        "-p",
-        "--platform",
-        callback=parse_platform,
-        metavar="OS/ARCH[/VARIANT]",
-        help="Platform to pick from an index (default: the local one); 'local' works too.",
+    """``-p/--platform`` where an index resolves to one image: the local platform by default."""
+    return platform_option_with(
+        "Platform to pick from an index (default: the local one); 'local' works too."
     )(f)
+
+
+def platform_option_with(help_text: str) -> Callable[[F], F]:
+    """``-p/--platform`` with the help of a command whose default is not the local platform
+    (a copy or a change of every platform, a manifest as it is)."""
+    return click.option(
+        "-p", "--platform", callback=parse_platform, metavar="OS/ARCH[/VARIANT]", help=help_text
+    )
 
 
 def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hoist.cli.common import get_client, human_size, parse_platform
+from hoist.cli.common import (
+    emit_json,
+    format_option,
+    get_client,
+    get_location,
+    human_size,
+    parse_platform,
+)
 
 if TYPE_CHECKING:
     from hoist.authoring.options import Step
@@ -72,7 +79,8 @@ def format_step(step: Step) -> str:
     "platforms",
     callback=_platforms,
     metavar="P1,P2,...",
-    help="Platforms to build (several make an index). Default: the base image's, else local.",
+    help="Platforms to build (several make an index). Default: every platform of the base "
+    "image (an index's make an index), the local one FROM scratch.",
 )
 @click.option("--build-arg", "build_args", multiple=True, metavar="K=V", help="Set an ARG.")
 @click.option("--target", metavar="STAGE", help="Build this stage (default: the last).")
@@ -85,6 +93,7 @@ def format_step(step: Step) -> str:
     help="Compression of the new layers.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only the digest; no step lines.")
+@format_option("text", "json")
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -96,6 +105,7 @@ def build(
     target: str | None,
     compression: str,
     quiet: bool,
+    fmt: str,
 ) -> None:
     """Build CONTEXT's Dockerfile into an image at REF, with no container runtime.
 
@@ -103,7 +113,8 @@ def build(
     change only the config. RUN needs a container and is refused. Base images are not
     downloaded: their layers are reused where they are (mounted on the same registry).
     The same context and Dockerfile give the same digest everywhere (times from
-    SOURCE_DATE_EPOCH, else 0). Step lines go to stderr, the digest to stdout.
+    SOURCE_DATE_EPOCH, else 0). Step lines go to stderr, the digest to stdout (with
+    --format json: what was written, each platform's manifest and config).
     """
     from hoist.authoring.builder import image_build
     from hoist.authoring.options import BuildOptions
@@ -122,9 +133,27 @@ def build(
             click.echo(format_step(step), err=True)
 
     client = get_client(ctx)
-    result = image_build(client, context, client.at(tag), options, progress=progress)
+    result = image_build(client, context, get_location(ctx, tag), options, progress=progress)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if fmt == "json":
+        emit_json(
+            {
+                "destination": str(result.location),
+                **result.descriptor.to_dict(),
+                "images": [
+                    {
+                        "platform": str(built.platform),
+                        **built.manifest.descriptor().to_dict(),
+                        "config": built.manifest.config.to_dict(),
+                        "layers": [d.to_dict() for d in built.manifest.layers],
+                    }
+                    for built in result.images
+                ],
+                "warnings": list(result.warnings),
+            }
+        )
+        return
     if not quiet:
         kind = (
             f"an index of {len(result.images)} platforms"

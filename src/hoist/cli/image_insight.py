@@ -20,6 +20,7 @@ from hoist.cli.common import (
     get_client,
     get_location,
     platform_option,
+    platform_option_with,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def full_option(f: Any) -> Any:
 
 
 def _image(ctx: click.Context, reference: str, platform: Platform | None) -> Image:
-    return get_client(ctx).image(reference, platform=platform)
+    return get_client(ctx).image(get_location(ctx, reference), platform=platform)
 
 
 def _entry_lines(entries: Iterable[Entry]) -> Iterator[str]:
@@ -98,7 +99,7 @@ def print_entries(entries: Iterable[Entry], fmt: str) -> None:
 
 @click.command("tree")
 @click.argument("references", nargs=-1, required=True)
-@platform_option
+@platform_option_with("Show only this platform's branch of an index (default: every platform).")
 @click.option("--referrers", is_flag=True, help="Show referrers and sha256-<hex> digest tags.")
 @full_option
 @format_option("text", "json", "dot", "svg")
@@ -155,7 +156,7 @@ def image_check_base(
     full: bool,
     fmt: str,
 ) -> None:
-    """Is REFERENCE built on the current BASE? Exit 0 if so, 1 if it needs a rebuild.
+    """Is REFERENCE built on the current BASE? Exit 0 if so, 3 if it needs a rebuild.
 
     The base's layers must be the first layers of REFERENCE (compared by diff_id).
     """
@@ -185,7 +186,7 @@ def image_check_base(
             state = "current" if result.recorded_base_current else "not the current base"
             click.echo(f"recorded base digest: {result.recorded_base} ({state})")
     if not result.up_to_date:
-        ctx.exit(1)
+        ctx.exit(3)
 
 
 # --------------------------------------------------------------------------- diff
@@ -196,6 +197,7 @@ def image_check_base(
 @click.argument("b")
 @platform_option
 @click.option("--files", is_flag=True, help="Also compare the files (reads every layer).")
+@click.option("--exit-code", is_flag=True, help="Exit 3 when the images differ (as git diff).")
 @full_option
 @format_option("text", "json")
 @click.pass_context
@@ -205,12 +207,14 @@ def image_diff(
     b: str,
     platform: Platform | None,
     files: bool,
+    exit_code: bool,
     full: bool,
     fmt: str,
 ) -> None:
     """Show what changed from image A to image B: manifest, config, layers, files.
 
-    B is resolved to A's platform unless --platform says otherwise.
+    B is resolved to A's platform unless --platform says otherwise. With --exit-code the exit
+    status says it too: 0 the same, 3 different.
     """
     from hoist import insight
     from hoist.insight.diff import render_text
@@ -222,6 +226,8 @@ def image_diff(
         emit_json(result.to_dict())
     else:
         click.echo(render_text(result, full=full))
+    if exit_code and not result.identical:
+        ctx.exit(3)
 
 
 # --------------------------------------------------------------------------- files
@@ -355,7 +361,7 @@ def image_unpack(
 
 @click.command("verify")
 @click.argument("reference")
-@platform_option
+@platform_option_with("Verify only this platform of an index (default: every platform).")
 @max_size_option
 @full_option
 @format_option("text", "json")
@@ -368,7 +374,7 @@ def image_verify(
     full: bool,
     fmt: str,
 ) -> None:
-    """Check every digest, size, diff_id, media type and platform; exit 1 on any mismatch.
+    """Check every digest, size, diff_id, media type and platform; exit 3 on any mismatch.
 
     Without --platform every platform of an index is verified.
     """
@@ -382,7 +388,7 @@ def image_verify(
     else:
         click.echo(render_text(report, full=full))
     if not report.ok:
-        ctx.exit(1)
+        ctx.exit(3)
 
 
 COMMANDS: list[click.Command] = [

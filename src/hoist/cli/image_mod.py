@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hoist.cli.common import get_client, platform_option
+from hoist.cli.common import emit_json, format_option, get_location, platform_option_with
 from hoist.errors import InvalidInput
 from hoist.model.jsonvalue import parse_json
 
@@ -54,7 +54,10 @@ def _json_list(flag: str, value: str | None) -> tuple[list[str] | None, bool]:
 @click.argument("reference")
 @click.option("--create", "create", metavar="NEWREF", help="Write the result to NEWREF.")
 @click.option("--replace", is_flag=True, help="Write the result back to REFERENCE's tag.")
-@platform_option
+@platform_option_with(
+    "Change only this platform's image of an index, keeping the others as they are "
+    "(default: every platform)."
+)
 @click.option("--label", multiple=True, metavar="K=V", help="Set a label.")
 @click.option("--label-rm", multiple=True, metavar="K", help="Remove a label.")
 @click.option("--annotation", multiple=True, metavar="K=V", help="Set a manifest annotation.")
@@ -90,6 +93,7 @@ def _json_list(flag: str, value: str | None) -> tuple[list[str] | None, bool]:
     type=click.Choice(["gzip", "zstd", "none"]),
     help="Compression of new layers; existing layers are recompressed to it too.",
 )
+@format_option("text", "json")
 @click.pass_context
 def image_mod(
     ctx: click.Context,
@@ -119,8 +123,10 @@ def image_mod(
     to_docker: bool,
     reproducible: bool,
     layer_compress: str | None,
+    fmt: str,
 ) -> None:
-    """Change REFERENCE (every platform unless --platform) and write it; prints the digest.
+    """Change REFERENCE (every platform unless --platform) and write it; prints the digest
+    (with --format json: what was written where).
 
     Each change adds a history entry; diff_ids, sizes and digests stay right.
     """
@@ -131,17 +137,16 @@ def image_mod(
         raise click.UsageError("give exactly one of --create NEWREF and --replace")
     if to_oci and to_docker:
         raise InvalidInput("--to-oci and --to-docker are exclusive")
-    client = get_client(ctx)
-    src = client.at(reference)
+    src = get_location(ctx, reference)
     if replace and src.digest is not None and src.tag is None:
         raise click.UsageError("--replace needs a tag; use --create for a digest reference")
-    dst = client.at(create) if create else src.with_tag(src.tag)
+    dst = get_location(ctx, create) if create else src.with_tag(src.tag)
     rebase_spec = None
     if rebase:
         old, sep, new = rebase.partition(",")
         if not sep or not old or not new:
             raise click.BadParameter("want OLD_BASE,NEW_BASE", param_hint="--rebase")
-        rebase_spec = Rebase(client.at(old), client.at(new))
+        rebase_spec = Rebase(get_location(ctx, old), get_location(ctx, new))
     entrypoint_list, entrypoint_rm = _json_list("entrypoint", entrypoint)
     cmd_list, cmd_rm = _json_list("cmd", cmd)
     changes = Changes(
@@ -172,6 +177,9 @@ def image_mod(
         layer_compress=layer_compress,
     )
     desc = image_mod(src, dst, changes, platform=platform)
+    if fmt == "json":
+        emit_json({"source": str(src), "destination": str(dst), **desc.to_dict()})
+        return
     click.echo(f"wrote {dst}", err=True)
     click.echo(str(desc.digest))
 

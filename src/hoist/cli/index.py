@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from hoist.cli.common import get_location, parse_platform
+from hoist.cli.common import emit_json, format_option, get_location, parse_platform
 from hoist.model import mediatype as mt
 
 if TYPE_CHECKING:
@@ -42,8 +42,20 @@ def annotation_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-def _report(reference: str, index: Index) -> None:
-    """The new digest on stdout; what the index now holds on stderr."""
+def _report(
+    reference: str, index: Index, fmt: str, replaced: list[tuple[str, str, str]] | None = None
+) -> None:
+    """The new digest on stdout (or the index, as JSON); what it now holds on stderr, and
+    which platform's manifest was replaced (``replaced``: platform, old and new digest)."""
+    if fmt == "json":
+        data = {"destination": reference, **index.descriptor().to_dict()}
+        data["manifests"] = [d.to_dict() for d in index.manifests]
+        if replaced is not None:
+            data["replaced"] = [{"platform": p, "old": old, "new": new} for p, old, new in replaced]
+        emit_json(data)
+        return
+    for platform, old, new in replaced or []:
+        click.echo(f"replaced {platform}: {old} -> {new}", err=True)
     kind = "manifest list" if index.media_type == mt.DOCKER_MANIFEST_LIST else "index"
     held = ", ".join(str(d.platform or d.digest.short) for d in index.manifests) or "empty"
     n = len(index.manifests)
@@ -73,6 +85,7 @@ def index() -> None:
 )
 @click.option("--docker", is_flag=True, help="A Docker manifest list instead of an OCI index.")
 @annotation_option("Annotation on the index (repeatable).")
+@format_option("text", "json")
 @click.pass_context
 def index_create(
     ctx: click.Context,
@@ -81,8 +94,9 @@ def index_create(
     platform_from_config: bool,
     docker: bool,
     annotations: dict[str, str],
+    fmt: str,
 ) -> None:
-    """Create an index of the --ref images; prints its digest.
+    """Create an index of the --ref images; prints its digest (--format json: the index).
 
     Images elsewhere (another repository, registry or layout) are copied to REFERENCE's
     repository first.
@@ -99,6 +113,7 @@ def index_create(
             docker=docker,
             annotations=annotations,
         ),
+        fmt,
     )
 
 
@@ -107,6 +122,7 @@ def index_create(
 @click.option("--ref", "refs", multiple=True, required=True, metavar="REF", help="Image to add.")
 @click.option("--platform-from-config", is_flag=True, help="Read platforms from the image configs.")
 @annotation_option("Annotation to set on the index (repeatable).")
+@format_option("text", "json")
 @click.pass_context
 def index_add(
     ctx: click.Context,
@@ -114,23 +130,38 @@ def index_add(
     refs: tuple[str, ...],
     platform_from_config: bool,
     annotations: dict[str, str],
+    fmt: str,
 ) -> None:
     """Add images to an index; prints the new digest.
 
-    An image for a platform the index has replaces the one there.
+    An image for a platform the index has replaces the one there, and says so.
     """
+    from hoist.errors import NotFound
     from hoist.index import index_add as add
+    from hoist.model.manifest import Index
 
     dst = get_location(ctx, reference)
-    _report(
-        reference,
-        add(
-            dst,
-            [get_location(ctx, r) for r in refs],
-            platform_from_config=platform_from_config,
-            annotations=annotations,
-        ),
+    try:
+        found = dst.manifest_get()
+    except NotFound:
+        found = None
+    before = _platforms_of(found if isinstance(found, Index) else None)
+    index = add(
+        dst,
+        [get_location(ctx, r) for r in refs],
+        platform_from_config=platform_from_config,
+        annotations=annotations,
     )
+    after = _platforms_of(index)
+    replaced = [(p, before[p], d) for p, d in after.items() if p in before and before[p] != d]
+    _report(reference, index, fmt, replaced)
+
+
+def _platforms_of(index: Index | None) -> dict[str, str]:
+    """Platform -> digest of what ``index`` holds (None: nothing yet)."""
+    if index is None:
+        return {}
+    return {str(d.platform): str(d.digest) for d in index.manifests if d.platform is not None}
 
 
 @index.command("remove")
@@ -143,9 +174,10 @@ def index_add(
     help="Remove the manifests for this platform.",
 )
 @click.option("--digest", metavar="DIGEST", help="Remove the manifest with this digest.")
+@format_option("text", "json")
 @click.pass_context
 def index_remove(
-    ctx: click.Context, reference: str, platform: Platform | None, digest: str | None
+    ctx: click.Context, reference: str, platform: Platform | None, digest: str | None, fmt: str
 ) -> None:
     """Remove an image from an index; prints the new digest.
 
@@ -162,4 +194,4 @@ def index_remove(
             parsed = Digest.parse(digest)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--digest") from None
-    _report(reference, remove(get_location(ctx, reference), platform=platform, digest=parsed))
+    _report(reference, remove(get_location(ctx, reference), platform=platform, digest=parsed), fmt)

@@ -7,26 +7,29 @@ from typing import BinaryIO
 import click
 
 from hoist.cli.common import (
+    AliasGroup,
     emit_bytes,
     emit_json,
     format_option,
     get_client,
     get_location,
     human_size,
-    platform_option,
+    platform_option_with,
     table,
 )
 from hoist.model.platform import Platform
 
 
-@click.group("manifest")
+@click.group("manifest", cls=AliasGroup, aliases={"rm": "delete"})
 def manifest() -> None:
     """Get, head, put and delete manifests."""
 
 
 @manifest.command("get")
 @click.argument("reference")
-@platform_option
+@platform_option_with(
+    "That platform's manifest in an index (default: the manifest REFERENCE names)."
+)
 @format_option("raw", "json", "text", default="json")
 @click.pass_context
 def manifest_get(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
@@ -98,9 +101,10 @@ def manifest_head(ctx: click.Context, reference: str, fmt: str) -> None:
 @click.argument("reference")
 @click.argument("file", type=click.File("rb"), default="-")
 @click.option("-t", "--media-type", help="Media type (default: the body's mediaType).")
+@format_option("text", "json")
 @click.pass_context
 def manifest_put(
-    ctx: click.Context, reference: str, file: BinaryIO, media_type: str | None
+    ctx: click.Context, reference: str, file: BinaryIO, media_type: str | None, fmt: str
 ) -> None:
     """Push the manifest in FILE (or stdin) to REFERENCE; prints its digest."""
     from hoist.model.manifest import parse_manifest
@@ -109,19 +113,33 @@ def manifest_put(
     raw = file.read()
     m = parse_manifest(raw, media_type)
     desc = where.manifest_put(m)
-    click.echo(str(desc.digest))
+    if fmt == "json":
+        emit_json({"destination": str(where), **desc.to_dict()})
+    else:
+        click.echo(str(desc.digest))
 
 
 @manifest.command("delete")
 @click.argument("reference")
+@format_option("text", "json")
 @click.pass_context
-def manifest_delete(ctx: click.Context, reference: str) -> None:
-    """Delete the manifest REFERENCE names, and with it every tag on it.
+def manifest_delete(ctx: click.Context, reference: str, fmt: str) -> None:
+    """Delete the manifest REFERENCE names, and with it every tag on it (also: manifest rm).
 
-    A tag is resolved to its digest first; to delete only a tag, use `hoist tag delete`.
+    A tag is resolved to its digest first, and a warning says that every tag on that digest
+    goes; to delete only a tag, use `hoist tag delete`.
     """
     where = get_location(ctx, reference)
+    given = where
     if where.digest is None:
         where = where.by_digest(where.manifest_head().digest)
+        click.echo(
+            f"warning: deleting {where.digest} removes every tag on it, not only {given.tag}; "
+            f"to delete only the tag: hoist tag delete {given}",
+            err=True,
+        )
     where.manifest_delete()
-    click.echo(f"deleted {where}", err=True)
+    if fmt == "json":
+        emit_json({"deleted": str(where), "digest": str(where.digest)})
+    else:
+        click.echo(f"deleted {where}", err=True)

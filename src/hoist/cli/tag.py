@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from hoist.cli.common import emit_json, format_option, get_location
+from hoist.cli.common import AliasGroup, emit_json, format_option, get_location
 
 
-@click.group("tag")
+@click.group("tag", cls=AliasGroup, aliases={"rm": "delete"})
 def tag() -> None:
     """List, add and delete tags."""
 
@@ -29,20 +29,17 @@ def tag_ls(
     exclude: tuple[str, ...],
     fmt: str,
 ) -> None:
-    """List the tags of REFERENCE's repository (or layout), sorted."""
-    from hoist.tags import tag_filter
+    """List the tags of REFERENCE's repository (or layout), sorted.
+
+    --last and --limit page the sorted list, whatever order the registry keeps: the tags after
+    LAST that --include and --exclude let through, at most N of them.
+    """
+    from hoist.tags import tag_filter, tag_page
 
     where = get_location(ctx, reference)
-    lister = getattr(where.store, "tag_list_page", None)
-    if lister is not None and (limit or last):
-        tags = lister(where.ref, limit=limit, last=last)
-    else:
-        tags = where.tag_list()
-        if last:
-            tags = [t for t in tags if t > last]
-        if limit:
-            tags = tags[:limit]
-    tags = tag_filter(tags, include, exclude)
+    tags = tag_filter(tag_page(where, last=last), include, exclude)
+    if limit:
+        tags = tags[:limit]
     if fmt == "json":
         emit_json(tags)
     else:
@@ -53,23 +50,38 @@ def tag_ls(
 @tag.command("add")
 @click.argument("reference")
 @click.argument("tags", nargs=-1, required=True)
+@format_option("text", "json")
 @click.pass_context
-def tag_add(ctx: click.Context, reference: str, tags: tuple[str, ...]) -> None:
+def tag_add(ctx: click.Context, reference: str, tags: tuple[str, ...], fmt: str) -> None:
     """Add TAGS to the image REFERENCE names: a manifest PUT each, no blob moves."""
     where = get_location(ctx, reference)
     manifest = where.manifest_get()
     targets = [where.with_tag(new) for new in tags]  # each tag is validated before any PUT
     for target in targets:
         target.manifest_put(manifest)
-        click.echo(f"tagged {target}", err=True)
+        if fmt != "json":
+            click.echo(f"tagged {target}", err=True)
+    if fmt == "json":
+        emit_json(
+            {
+                "source": str(where),
+                **manifest.descriptor().to_dict(),
+                "tagged": [str(t) for t in targets],
+            }
+        )
+        return
     click.echo(str(manifest.digest))
 
 
 @tag.command("delete")
 @click.argument("reference")
+@format_option("text", "json")
 @click.pass_context
-def tag_delete(ctx: click.Context, reference: str) -> None:
-    """Delete only the tag REFERENCE; other tags on the same image survive."""
+def tag_delete(ctx: click.Context, reference: str, fmt: str) -> None:
+    """Delete only the tag REFERENCE; other tags on the same image survive (also: tag rm)."""
     where = get_location(ctx, reference)
     where.tag_delete()
-    click.echo(f"deleted {where}", err=True)
+    if fmt == "json":
+        emit_json({"deleted": str(where), "tag": where.tag})
+    else:
+        click.echo(f"deleted {where}", err=True)

@@ -77,6 +77,11 @@ class ArchiveStore:
                 reader = self._readers[key] = ArchiveReader(path, self.kind, self.max_bytes)
         return reader
 
+    def create(self, ref: ImageRef) -> None:
+        """Start a new archive at ``ref``'s path, to replace any file there once complete:
+        from now on ``ref`` is written, never read."""
+        self._writer(ref)
+
     def name_images(self, ref: ImageRef, name: str) -> None:
         """Name what is written to ``ref``'s docker-archive (``RepoTags`` = NAME:TAG)."""
         self._writer(ref).image_name = name
@@ -240,18 +245,22 @@ class ArchiveStore:
     def _add_docker_layer(
         writer: ArchiveWriter, source: VerifiedContent, digest: Digest, media_type: str
     ) -> None:
-        # docker save keeps layers uncompressed; the tar header needs their size first.
+        # docker save keeps layers uncompressed, each named by the sha256 of what it holds
+        # (its diff_id); the tar header needs their size first.
         from hoist.layers.stream import LayerStream
 
         with tempfile.TemporaryFile(prefix="hoist-layer-") as spool:
             stream = LayerStream(source, media_type, name=str(digest))
             while chunk := stream.read(CHUNK):
                 spool.write(chunk)
-            stream.finish()
+            diff_id = stream.finish()
             source.finish()  # the compressed bytes are the blob: checked before they are added
             size = spool.tell()
             spool.seek(0)
-            writer.add(f"{digest.hex}.tar", spool, size)
+            name = f"{diff_id.hex}.tar"
+            if name not in writer.layer_files.values():
+                writer.add(name, spool, size)
+            writer.layer_files[digest] = name
 
     def blob_delete(self, ref: ImageRef, digest: Digest) -> None:
         raise Unsupported("archives are written once; delete is not supported")

@@ -48,6 +48,8 @@ class ArchiveWriter:
         )
         self._lock = threading.Lock()
         self.blobs: dict[Digest, int] = {}
+        self.layer_files: dict[Digest, str] = {}
+        """docker-archive: each layer blob's member, named by its diff_id (``<hex>.tar``)."""
         self.manifests: dict[Digest, Manifest] = {}
         self.tags: dict[str, Digest] = {}
         self.untagged: list[Digest] = []
@@ -135,13 +137,13 @@ class ArchiveWriter:
                 raise Unsupported(
                     "a docker-archive holds single-platform images: pick one with --platform"
                 )
-            layers = [f"{d.digest.hex}.tar" for d in m.layers]
+            layers = [self.layer_files.get(d.digest, f"{d.digest.hex}.tar") for d in m.layers]
             entries.append(
                 {"Config": f"{m.config.digest.hex}.json", "RepoTags": tags, "Layers": layers}
             )
             for tag in tags:
                 name, _, t = tag.rpartition(":")
                 if name and m.layers:
-                    repositories.setdefault(name, {})[t] = m.layers[-1].digest.hex
+                    repositories.setdefault(name, {})[t] = layers[-1].removesuffix(".tar")
         self.add_bytes("manifest.json", json.dumps(entries, separators=(",", ":")).encode())
         self.add_bytes("repositories", json.dumps(repositories, separators=(",", ":")).encode())
