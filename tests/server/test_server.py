@@ -192,7 +192,7 @@ def test_read_only(tmp_path: Path) -> None:
 
 
 def test_too_many_requests(tmp_path: Path) -> None:
-    with ServerThread(tmp_path / "root", max_inflight=0) as srv:
+    with ServerThread(tmp_path / "root", max_uploads=0) as srv:
         data = b"refused"
         r = Http(srv.url).request(
             "POST", f"/v2/busy/app/blobs/uploads/?digest={digest(data)}", body=data
@@ -283,7 +283,7 @@ def test_gc(tmp_path: Path) -> None:
         shared = image(http, "gc/other", "v1")
 
     before = files_under(root)
-    dry = gc(root, dry_run=True)
+    dry = gc(root, dry_run=True, grace=0)
     assert dry.dry_run
     assert files_under(root) == before
     removed = {str(d) for _, d in dry.manifests}
@@ -293,7 +293,7 @@ def test_gc(tmp_path: Path) -> None:
     assert dry.freed > 0
     assert any("would remove" in line for line in dry.lines())
 
-    real = gc(root)
+    real = gc(root, grace=0)
     assert {str(d) for d in real.blobs} == {str(d) for d in dry.blobs}
     assert not real.dry_run
     with ServerThread(root) as srv:
@@ -314,7 +314,7 @@ def test_gc(tmp_path: Path) -> None:
             assert http.head(f"/v2/gc/app/blobs/{d}").status == 404
         refs = http.get(f"/v2/gc/app/referrers/{kept[1]}").json()["manifests"]
         assert [m["digest"] for m in refs] == [kept_sig[1]]
-    assert gc(root).blobs == []  # idempotent
+    assert gc(root, grace=0).blobs == []  # idempotent
 
 
 def test_gc_cli(tmp_path: Path) -> None:
@@ -324,10 +324,10 @@ def test_gc_cli(tmp_path: Path) -> None:
     with ServerThread(root) as srv:
         image(Http(srv.url), "cli/app", "")
     runner = CliRunner()
-    dry = runner.invoke(cli, ["serve", "gc", "--root", str(root), "--dry-run"])
+    dry = runner.invoke(cli, ["serve", "gc", "--root", str(root), "--dry-run", "--grace", "0"])
     assert dry.exit_code == 0, dry.output
     assert "would remove manifest cli/app@sha256:" in dry.output
-    real = runner.invoke(cli, ["serve", "gc", "--root", str(root)])
+    real = runner.invoke(cli, ["serve", "gc", "--root", str(root), "--grace", "0"])
     assert real.exit_code == 0, real.output
     assert "removed blob sha256:" in real.output
     missing = runner.invoke(cli, ["serve", "gc", "--root", str(tmp_path / "nothing")])

@@ -65,6 +65,46 @@ root_option = click.option(
 @click.option(
     "--ui/--no-ui", default=True, show_default=True, help="Serve the read-only web view at /ui/."
 )
+@click.option(
+    "--max-uploads",
+    type=click.IntRange(min=0),
+    default=64,
+    show_default=True,
+    help="Blob bodies received at once; beyond it one stalled for 5 s is dropped to make room, "
+    "else 429 TOOMANYREQUESTS (Retry-After).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection that has no request in progress for this long.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Drop a client whose request body sends nothing for this long.",
+)
+@click.option(
+    "--max-header-size",
+    type=click.IntRange(min=1024, max=1 << 20),
+    default=8190,
+    show_default=True,
+    metavar="BYTES",
+    help="Longest request line and header field.",
+)
+@click.option(
+    "--max-manifest-size",
+    type=click.IntRange(min=1, max=4 << 20),
+    default=4 << 20,
+    show_default=True,
+    metavar="BYTES",
+    help="Largest manifest accepted (413 beyond).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No request log.")
 @click.pass_context
 def serve(
@@ -75,6 +115,11 @@ def serve(
     anonymous_read: bool,
     read_only: bool,
     ui: bool,
+    max_uploads: int,
+    idle_timeout: float,
+    body_timeout: float,
+    max_header_size: int,
+    max_manifest_size: int,
     quiet: bool,
 ) -> None:
     """Run an OCI registry serving the storage under --root until interrupted.
@@ -83,15 +128,32 @@ def serve(
     Push and pull with any client (plain HTTP, so tell it the registry is insecure):
       hoist serve --addr 127.0.0.1:5000 --root ./registry
       skopeo copy --dest-tls-verify=false oci:./layout:v1 docker://127.0.0.1:5000/app:v1
-    Remove what no tag reaches (with the server stopped or --read-only):
+    Remove what no tag reaches (what was pushed in the last hour stays):
       hoist serve gc --root ./registry --dry-run
+    Find stored files that do not match their digest (exit status 3 if any):
+      hoist serve verify --root ./registry
     """
     if ctx.invoked_subcommand is not None:
         return
     if anonymous_read and htpasswd is None:
         raise click.UsageError("--anonymous-read only makes sense with --htpasswd")
     from hoist.server.run import serve as run_server
+    from hoist.server.settings import ServerSettings
 
+    try:
+        settings = ServerSettings(
+            htpasswd=htpasswd,
+            anonymous_read=anonymous_read,
+            read_only=read_only,
+            ui=ui,
+            max_uploads=max_uploads,
+            idle_timeout=idle_timeout,
+            body_timeout=body_timeout,
+            max_header_size=max_header_size,
+            max_manifest_size=max_manifest_size,
+        )
+    except (TypeError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
     host, port = addr
     storage = root if root is not None else default_root()
     if not quiet:
@@ -118,25 +180,50 @@ def serve(
         host,
         port,
         on_ready=ready,
-        htpasswd=htpasswd,
-        anonymous_read=anonymous_read,
-        read_only=read_only,
-        ui=ui,
+        settings=settings,
     )
 
 
 @serve.command("gc")
 @root_option
 @click.option("-n", "--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
-def serve_gc(root: Path | None, dry_run: bool) -> None:
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep whatever was pushed this recently (pushes in progress); 0: remove it too.",
+)
+def serve_gc(root: Path | None, dry_run: bool, grace: float) -> None:
     """Remove manifests and blobs that no tag reaches.
 
     Untagged manifests survive while they are referrers (signatures, SBOMs...) of a kept
-    manifest. Run it with the server stopped or --read-only.
+    manifest, and so does what was pushed in the last --grace seconds, so gc may run beside
+    a serving registry; with --grace 0, run it with the server stopped or --read-only.
     """
     from hoist.server.gc import gc
 
-    result = gc(root if root is not None else default_root(), dry_run=dry_run)
+    result = gc(root if root is not None else default_root(), dry_run=dry_run, grace=grace)
     for line in result.lines():
         click.echo(line)
     click.echo(result.summary(), err=True)
+
+
+@serve.command("verify")
+@root_option
+def serve_verify(root: Path | None) -> None:
+    """Hash every stored blob and name those that do not match their digest.
+
+    Exit status 0 when all match, 3 when some do not. A running server never serves such a
+    file (it hashes a file it did not store itself before serving it) and replaces it when
+    the blob is pushed again.
+    """
+    from hoist.server.verify import verify
+
+    result = verify(root if root is not None else default_root())
+    for line in result.lines():
+        click.echo(line)
+    click.echo(result.summary(), err=True)
+    if result.corrupt:
+        raise click.exceptions.Exit(3)

@@ -20,23 +20,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from hoist.errors import ErrorCode, InvalidDigest, InvalidReference
 from hoist.server import blobs, manifests
 from hoist.server.apierror import ApiError
 from hoist.server.auth import Auth, Htpasswd, RequestLog, load_htpasswd, policy
-from hoist.server.context import REGISTRY, Registry
+from hoist.server.context import REGISTRY, BodyTimeout, Registry
+from hoist.server.settings import CHUNK_MIN_LENGTH, ServerSettings
 from hoist.server.storage import Storage
-from hoist.server.uploads import DEFAULT_TTL, Uploads
+from hoist.server.uploads import Uploads
 
 __all__ = ["API_VERSION", "CHUNK_MIN_LENGTH", "make_app"]
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "registry/2.0"
-CHUNK_MIN_LENGTH = 1 << 20
-"""Advertised in ``OCI-Chunk-Min-Length``: advice for chunked pushes, not enforced."""
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
@@ -125,8 +125,16 @@ async def _errors(
         if exc.status in (404, 405):
             return _answer(ApiError(ErrorCode.UNSUPPORTED, exc.reason, status=exc.status))
         raise
-    except (ConnectionError, asyncio.CancelledError):
-        raise  # the client went away; nothing to answer
+    except asyncio.CancelledError:
+        raise
+    except ConnectionError as exc:  # the client went away: one line, no answer it could read
+        log.warning("%s %s: client went away: %s", request.method, request.path, _brief(exc))
+        return _answer(ApiError(ErrorCode.BLOB_UPLOAD_INVALID, "client went away"))
+    except BodyTimeout as exc:
+        log.warning("%s %s: client stalled: %s; dropped", request.method, request.path, exc)
+        if request.transport is not None:
+            request.transport.close()
+        return _answer(ApiError(ErrorCode.BLOB_UPLOAD_INVALID, str(exc), status=408))
     except RequestPayloadError as exc:
         return _answer(ApiError(ErrorCode.BLOB_UPLOAD_INVALID, f"request body failed: {exc}"))
     except OSError as exc:
@@ -137,64 +145,98 @@ async def _errors(
         return web.Response(status=500, text="internal server error\n")
 
 
+def _brief(exc: BaseException) -> str:
+    """``exc`` on one line of at most 200 characters."""
+    text = getattr(exc, "message", "") or str(exc) or type(exc).__name__
+    text = " ".join(str(text).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+class _OneLine(logging.Filter):
+    """aiohttp's connection logger: a malformed request (header too long, not HTTP) or a
+    client that went away is one warning line, not an error with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError | ConnectionError):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {_brief(exc)}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno = logging.WARNING
+            record.levelname = "WARNING"
+        return True
+
+
+CONNECTION_LOG = logging.getLogger("hoist.server.connection")
+CONNECTION_LOG.addFilter(_OneLine())
+
+
 async def _api_version(request: web.Request, response: web.StreamResponse) -> None:
     response.headers["Docker-Distribution-API-Version"] = API_VERSION
 
 
 def make_app(
-    root: str | os.PathLike[str],
-    *,
-    htpasswd: str | os.PathLike[str] | Htpasswd | None = None,
-    anonymous_read: bool = False,
-    read_only: bool = False,
-    realm: str = "hoist",
-    upload_ttl: float = DEFAULT_TTL,
-    chunk_min_length: int = CHUNK_MIN_LENGTH,
-    max_inflight: int | None = None,
-    fsync: bool = True,
-    ui: bool = False,
+    root: str | os.PathLike[str], settings: ServerSettings | None = None, **options: Any
 ) -> web.Application:
     """The registry application serving the storage under ``root`` (created if missing).
 
-    ``htpasswd`` (a path or a loaded :class:`Htpasswd`) turns on basic auth;
-    ``anonymous_read`` then lets GET/HEAD of content through without credentials.
-    ``read_only`` refuses every write with 405 UNSUPPORTED. Upload sessions idle for
-    ``upload_ttl`` seconds are purged. ``max_inflight`` limits requests streaming a blob body
-    at once (beyond it: 429 TOOMANYREQUESTS). ``fsync=False`` trades durability for speed.
-    ``ui`` adds the read-only web view under ``/ui/`` (:mod:`hoist.server.ui`).
+    ``settings``, or the keyword ``options`` they are made of (``htpasswd``,
+    ``anonymous_read``, ``read_only``, ``max_uploads``, ``body_timeout``, ...): see
+    :class:`~hoist.server.settings.ServerSettings`, which checks them.
     """
-    storage = Storage(root, fsync=fsync)
+    settings = ServerSettings.of(settings, options)
+    storage = Storage(root, fsync=settings.fsync)
     auth = None
-    if htpasswd is not None:
+    if settings.htpasswd is not None:
+        htpasswd = settings.htpasswd
         users = htpasswd if isinstance(htpasswd, Htpasswd) else load_htpasswd(htpasswd)
-        auth = Auth(users, realm)
+        auth = Auth(users, settings.realm)
     state = Registry(
         storage=storage,
-        uploads=Uploads(storage, ttl=upload_ttl),
+        uploads=Uploads(storage, ttl=settings.upload_ttl),
         auth=auth,
-        anonymous_read=anonymous_read,
-        read_only=read_only,
-        chunk_min_length=chunk_min_length,
-        max_inflight=max_inflight,
+        anonymous_read=settings.anonymous_read,
+        read_only=settings.read_only,
+        chunk_min_length=settings.chunk_min_length,
+        max_uploads=settings.max_uploads,
+        body_timeout=settings.body_timeout,
+        max_manifest_size=settings.max_manifest_size,
     )
     handler_args: dict[str, Any] = {
         "access_log_class": RequestLog,
         "access_log": logging.getLogger("hoist.server.access"),
+        "logger": CONNECTION_LOG,
         "auto_decompress": False,
         "read_bufsize": 1 << 20,
+        "keepalive_timeout": settings.idle_timeout,
+        "max_line_size": settings.max_header_size,
+        "max_field_size": settings.max_header_size,
+        "lingering_time": min(10.0, settings.body_timeout),
     }
     app = web.Application(middlewares=[_errors, policy], handler_args=handler_args)
     app[REGISTRY] = state
     app.router.add_route("*", "/v2", _dispatch)
     app.router.add_route("*", "/v2/{tail:.*}", _dispatch)
     app.on_response_prepare.append(_api_version)
-    if ui:
+    if settings.ui:
         from hoist.server.ui.app import mount
 
         mount(app)
     app.cleanup_ctx.append(_housekeeping)
-    log.debug("registry app on %s (auth=%s, read_only=%s)", storage.root, bool(auth), read_only)
+    if auth is not None:
+        app.on_cleanup.append(_closer(auth))
+    log.debug(
+        "registry app on %s (auth=%s, read_only=%s)", storage.root, bool(auth), settings.read_only
+    )
     return app
+
+
+def _closer(auth: Auth) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(app: web.Application) -> None:
+        auth.close()
+
+    return close
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:

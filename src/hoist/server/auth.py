@@ -4,6 +4,11 @@
   bcrypt entry (``user:$2y$...``, as ``htpasswd -B`` writes); otherwise 401 UNAUTHORIZED with
   ``WWW-Authenticate: Basic realm="hoist"``. Checked passwords are remembered for a few
   minutes (as a hash of the password), so a push does not pay bcrypt on every request.
+  A user name that is not in the file is checked against a dummy hash of the same cost, so
+  the time of an answer does not tell which names exist. bcrypt runs on its own small pool
+  of threads (:data:`AUTH_WORKERS`), never on the one storage I/O uses, so failed logins
+  cannot starve pushes and pulls; past :data:`AUTH_PENDING` checks waiting for it, further
+  credentials that need one are answered 429 TOOMANYREQUESTS.
 * ``--anonymous-read``: with an htpasswd file, GET and HEAD of content (manifests, blobs,
   tags, referrers, catalog) need no credentials. ``GET /v2/`` still answers 401 to a client
   without credentials, so clients that log in learn that they should send them.
@@ -21,8 +26,11 @@ import binascii
 import hashlib
 import logging
 import os
+import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import bcrypt
@@ -42,6 +50,10 @@ log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 300.0
 CACHE_SIZE = 1024
+AUTH_WORKERS = max(1, min(4, (os.cpu_count() or 2) // 2))
+"""Threads that run bcrypt: half the CPUs (one on two), at most four."""
+AUTH_PENDING = 128
+"""Password checks waiting for those threads beyond which credentials get 429."""
 # web.RequestKey appeared in aiohttp 3.12; older versions take a plain string key.
 USER_KEY: Any = web.RequestKey("hoist.user", str) if hasattr(web, "RequestKey") else "hoist.user"
 
@@ -53,19 +65,40 @@ class Htpasswd:
 
     def __init__(self, entries: Mapping[str, bytes]) -> None:
         self.entries = dict(entries)
+        self._dummy: bytes | None = None
+        self._dummy_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.entries)
 
+    def dummy_hash(self) -> bytes:
+        """A hash of a random password at the highest cost in the file (made once)."""
+        with self._dummy_lock:
+            if self._dummy is None:
+                costs = [_cost(h) for h in self.entries.values()]
+                rounds = max((c for c in costs if c is not None), default=12)
+                salt = bcrypt.gensalt(rounds=min(max(rounds, 4), 31))
+                self._dummy = bcrypt.hashpw(secrets.token_hex(16).encode(), salt)
+            return self._dummy
+
     def check(self, user: str, password: str) -> bool:
-        """Whether ``password`` is ``user``'s (slow: bcrypt)."""
+        """Whether ``password`` is ``user``'s (slow: bcrypt, for unknown users too)."""
         hashed = self.entries.get(user)
-        if hashed is None:
-            return False
         try:
+            if hashed is None:
+                bcrypt.checkpw(password.encode(), self.dummy_hash())
+                return False
             return bcrypt.checkpw(password.encode(), hashed)
         except ValueError:
             return False
+
+
+def _cost(hashed: bytes) -> int | None:
+    """The cost of a ``$2?$NN$...`` hash."""
+    try:
+        return int(hashed[4:6])
+    except ValueError:
+        return None
 
 
 def load_htpasswd(path: str | os.PathLike[str]) -> Htpasswd:
@@ -96,6 +129,13 @@ class Auth:
         self.htpasswd = htpasswd
         self.realm = realm
         self._good: dict[tuple[str, bytes], float] = {}
+        self._pool = ThreadPoolExecutor(AUTH_WORKERS, thread_name_prefix="hoist-bcrypt")
+        self._pending = 0
+        self._pool.submit(htpasswd.dummy_hash)  # ready before the first unknown name
+
+    def close(self) -> None:
+        """Stop the bcrypt threads (waiting checks are dropped)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def challenge(self) -> str:
@@ -131,7 +171,19 @@ class Auth:
         now = time.monotonic()
         if self._good.get(key, 0.0) > now:
             return user
-        if not await asyncio.to_thread(self.htpasswd.check, user, password):
+        if self._pending >= AUTH_PENDING:
+            raise ApiError(
+                ErrorCode.TOOMANYREQUESTS,
+                f"{AUTH_PENDING} password checks are waiting already; retry later",
+                headers={"Retry-After": "1"},
+            )
+        self._pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            good = await loop.run_in_executor(self._pool, self.htpasswd.check, user, password)
+        finally:
+            self._pending -= 1
+        if not good:
             log.info("authentication failed for user %r", user)
             return None
         if len(self._good) >= CACHE_SIZE:

@@ -39,7 +39,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?([0-9]+)-([0-9]+)")
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?([0-9]{1,19})-([0-9]{1,19})")
+"""At most 19 digits a side: every offset below 2**63, and never a 5000-digit ``int()``."""
+_OFFSET_LIMIT = (1 << 63) - 1
 _IMMUTABLE = "max-age=31536000"
 
 
@@ -62,7 +64,11 @@ def _content_range(request: web.Request) -> tuple[int | None, int | None]:
     if header is None:
         return None, None
     match = _CONTENT_RANGE.fullmatch(header.strip())
-    if match is None or int(match.group(2)) < int(match.group(1)):
+    if (
+        match is None
+        or int(match.group(2)) < int(match.group(1))
+        or int(match.group(2)) > _OFFSET_LIMIT
+    ):
         raise ApiError(
             ErrorCode.BLOB_UPLOAD_INVALID,
             f"Content-Range {header!r} is not <start>-<end>",
@@ -82,11 +88,15 @@ def _content_range(request: web.Request) -> tuple[int | None, int | None]:
 
 
 async def blob_get(request: web.Request, name: str, digest: str) -> web.StreamResponse:
-    """GET and HEAD of a blob; ranges are served by aiohttp's FileResponse (sendfile)."""
+    """GET and HEAD of a blob; ranges are served by aiohttp's FileResponse (sendfile).
+
+    A stored file is served only once it is known to match its digest (a stat when it is the
+    file hoist stored or last hashed; else it is hashed first, and removed if it does not).
+    """
     reg = registry(request)
     valid_name(name)
     d = parse_digest(digest)
-    size = reg.storage.blob_size(name, d)
+    size = await asyncio.to_thread(reg.storage.blob_size, name, d, verify=True)
     if size is None:
         raise ApiError(
             ErrorCode.BLOB_UNKNOWN, f"blob {d} unknown to {name}", detail={"digest": str(d)}
@@ -137,7 +147,7 @@ async def upload_post(request: web.Request, name: str) -> web.StreamResponse:
     elif "digest" in query:
         d = parse_digest(query["digest"])
         if request.body_exists or d == digest_of(b"", d.algorithm):
-            with reg.admit():
+            with reg.admit(request):
                 try:
                     await reg.uploads.monolithic(name, d, body_chunks(request))
                 except DigestMismatch as exc:
@@ -171,7 +181,7 @@ async def _append(request: web.Request, name: str, upload: Upload) -> None:
     reg = registry(request)
     start, length = _content_range(request)
     try:
-        with reg.admit():
+        with reg.admit(request):
             await reg.uploads.append(upload, body_chunks(request), start=start, length=length)
     except RangeMismatch as exc:
         raise ApiError(

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from hoist.errors import ErrorCode, InvalidDigest, InvalidReference
 from hoist.model.digest import Digest
+from hoist.model.manifest import MAX_MANIFEST_SIZE
 from hoist.server.apierror import ApiError
+from hoist.server.settings import DEFAULT_BODY_TIMEOUT
 from hoist.server.storage import Storage, check_name
 from hoist.server.uploads import Uploads
 
@@ -19,7 +24,10 @@ if TYPE_CHECKING:
     from hoist.server.auth import Auth
 
 __all__ = [
+    "EVICT_AFTER",
     "REGISTRY",
+    "STALL",
+    "BodyTimeout",
     "Registry",
     "body_chunks",
     "empty",
@@ -27,6 +35,21 @@ __all__ = [
     "registry",
     "valid_name",
 ]
+
+
+log = logging.getLogger(__name__)
+
+EVICT_AFTER = 5.0
+"""With every upload slot taken, one whose body has sent nothing for this many seconds gives
+its slot to a new upload (its connection is closed; what it sent is kept, so it can resume)."""
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One upload being received: when its body last delivered bytes, and its connection."""
+
+    request: web.Request
+    last: float
 
 
 @dataclass(eq=False)
@@ -39,23 +62,65 @@ class Registry:
     anonymous_read: bool = False
     read_only: bool = False
     chunk_min_length: int = 0
-    max_inflight: int | None = None
-    inflight: int = 0
+    max_uploads: int | None = None
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_manifest_size: int = MAX_MANIFEST_SIZE
+    uploading: dict[int, _Slot] = field(default_factory=dict)
+    """The requests streaming a blob body now, by ``id()``."""
+    parsing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    """Held while a large manifest is parsed in a thread: one at a time, so parsing threads
+    never crowd the event loop out of the GIL."""
+
+    @property
+    def inflight(self) -> int:
+        """Requests streaming a blob body now."""
+        return len(self.uploading)
 
     @contextlib.contextmanager
-    def admit(self) -> Iterator[None]:
-        """Count a request that streams a body; TOOMANYREQUESTS past ``max_inflight``."""
-        if self.max_inflight is not None and self.inflight >= self.max_inflight:
+    def admit(self, request: web.Request) -> Iterator[None]:
+        """Count a request that streams a blob body; past ``max_uploads``, take the slot of
+        an upload stalled for :data:`EVICT_AFTER` seconds, or answer TOOMANYREQUESTS."""
+        if (
+            self.max_uploads is not None
+            and len(self.uploading) >= self.max_uploads
+            and not self._evict_stalled()
+        ):
             raise ApiError(
                 ErrorCode.TOOMANYREQUESTS,
-                f"more than {self.max_inflight} uploads in progress; retry later",
+                f"{self.max_uploads} uploads in progress already; retry later",
                 headers={"Retry-After": "1"},
             )
-        self.inflight += 1
+        key = id(request)
+        self.uploading[key] = _Slot(request, time.monotonic())
         try:
             yield
         finally:
-            self.inflight -= 1
+            self.uploading.pop(key, None)
+
+    def _evict_stalled(self) -> bool:
+        """Drop the upload that has sent nothing for longest, if for EVICT_AFTER seconds."""
+        if not self.uploading:
+            return False
+        key, slot = min(self.uploading.items(), key=lambda item: item[1].last)
+        idle = time.monotonic() - slot.last
+        if idle < EVICT_AFTER:
+            return False
+        del self.uploading[key]
+        log.warning(
+            "%s %s: stalled for %.0f s with every upload slot taken: dropped",
+            slot.request.method,
+            slot.request.path,
+            idle,
+        )
+        if slot.request.transport is not None:
+            slot.request.transport.close()
+        return True
+
+    def progress(self, request: web.Request) -> None:
+        """Note that the body of ``request`` (if it holds a slot) delivered bytes."""
+        slot = self.uploading.get(id(request))
+        if slot is not None:
+            slot.last = time.monotonic()
 
 
 REGISTRY = web.AppKey("hoist.registry", Registry)
@@ -85,9 +150,40 @@ def parse_digest(text: str | None) -> Digest:
         raise ApiError(ErrorCode.DIGEST_INVALID, str(exc), detail={"digest": text}) from None
 
 
+STALL = 0.5
+"""Seconds without new body bytes after which :func:`body_chunks` yields ``b""``."""
+
+
+class BodyTimeout(Exception):
+    """A request body delivered nothing for ``body_timeout`` seconds."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no body bytes for {seconds:g} s")
+        self.seconds = seconds
+
+
 async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
-    """The request body as it arrives."""
-    async for chunk in request.content.iter_any():
+    """The request body as it arrives; ``b""`` each time it pauses for :data:`STALL` seconds
+    (so what was gathered can be written out), BodyTimeout once it has sent nothing for the
+    registry's ``body_timeout``."""
+    reg = registry(request)
+    timeout = reg.body_timeout
+    content = request.content
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while True:
+        try:
+            async with asyncio.timeout(min(STALL, max(timeout - (loop.time() - last), 0.0))):
+                chunk = await content.readany()
+        except TimeoutError:
+            if loop.time() - last >= timeout:
+                raise BodyTimeout(timeout) from None
+            yield b""
+            continue
+        if not chunk:
+            return
+        last = loop.time()
+        reg.progress(request)
         yield chunk
 
 

@@ -5,15 +5,23 @@ when it is a referrer (has a ``subject``) of a kept manifest, recursively; a blo
 kept when a kept manifest references it. Every other manifest and link is removed, then
 every blob that no repository keeps, and upload sessions idle past the time-out.
 
-Run it while the server is stopped or ``--read-only``: a push in progress has blobs that no
-manifest references yet, and gc would take them. This module does not import aiohttp.
+A push in progress has blobs and child manifests that no tag reaches yet. So that gc can run
+beside a serving registry, whatever was pushed, linked or mounted within the last ``grace``
+seconds (default :data:`DEFAULT_GRACE`, one hour) is kept, with what it references, and the
+blob links are listed again just before content is removed: a push that takes longer than
+the grace period can still lose blobs (its manifest PUT then answers MANIFEST_BLOB_UNKNOWN
+and the client pushes them again). ``grace=0`` removes everything unreachable at once (with
+the server stopped). This module does not import aiohttp.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +31,12 @@ from hoist.model.manifest import ImageManifest, Index, parse_manifest
 from hoist.server.storage import Storage
 from hoist.server.uploads import DEFAULT_TTL, purge_directory
 
-__all__ = ["GcResult", "gc"]
+__all__ = ["DEFAULT_GRACE", "GcResult", "gc"]
 
 log = logging.getLogger(__name__)
+
+DEFAULT_GRACE = 3600.0
+"""Seconds during which what was pushed stays, reachable or not (a push in progress)."""
 
 
 @dataclass
@@ -62,12 +73,16 @@ class GcResult:
         )
 
 
-def _reachable(storage: Storage, repo: str) -> tuple[set[Digest], set[Digest]]:
-    """Manifests and blobs of ``repo`` that its tags reach (with referrers)."""
+def _reachable(
+    storage: Storage, repo: str, young: Iterable[Digest] = ()
+) -> tuple[set[Digest], set[Digest]]:
+    """Manifests and blobs of ``repo`` that its tags, or the ``young`` manifests, reach
+    (with referrers)."""
     revisions = set(storage.revisions(repo))
     manifests: set[Digest] = set()
     blobs: set[Digest] = set()
     queue = [d for d in storage.tag_map(repo).values() if d in revisions]
+    queue += [d for d in young if d in revisions]
     while queue:
         digest = queue.pop()
         if digest in manifests:
@@ -95,28 +110,46 @@ def _reachable(storage: Storage, repo: str) -> tuple[set[Digest], set[Digest]]:
     return manifests, blobs
 
 
-def gc(root: str | os.PathLike[str], dry_run: bool = False) -> GcResult:
-    """Remove manifests, blob links and blobs that no tag reaches under ``root``."""
+def gc(
+    root: str | os.PathLike[str], dry_run: bool = False, *, grace: float = DEFAULT_GRACE
+) -> GcResult:
+    """Remove manifests, blob links and blobs that no tag reaches under ``root``, sparing
+    what was pushed within the last ``grace`` seconds (see the module docstring)."""
+    if isinstance(grace, bool) or not isinstance(grace, int | float):
+        raise TypeError(f"grace must be a number of seconds, not {type(grace).__name__}")
+    if math.isnan(grace) or grace < 0:
+        raise ValueError(f"grace must be 0 or more seconds, not {grace}")
     if not (Path(root) / "repositories").is_dir():
         raise NotFound(f"{root}: not a hoist registry root (no repositories/ directory)")
     storage = Storage(root)
     result = GcResult(dry_run=dry_run)
+    cutoff = time.time() - grace
     keep: set[Digest] = set()
     for repo in storage.repositories():
-        manifests, blobs = _reachable(storage, repo)
+        young = {d for d, t in storage.revision_times(repo).items() if t > cutoff}
+        links = storage.layer_link_times(repo)
+        manifests, blobs = _reachable(storage, repo, young)
+        blobs |= {d for d, t in links.items() if t > cutoff}
         keep |= manifests | blobs
         for digest in sorted(set(storage.revisions(repo)) - manifests):
             result.manifests.append((repo, digest))
             if not dry_run:
                 storage.delete_manifest(repo, digest)
-        for digest in sorted(set(storage.layer_links(repo)) - blobs):
+        for digest in sorted(set(links) - blobs):
             if digest in manifests:
                 keep.add(digest)
                 continue
             result.layers.append((repo, digest))
             if not dry_run:
                 storage.unlink_blob(repo, digest)
-    for digest in sorted(set(storage.all_blobs()) - keep):
+    candidates = set(storage.all_blobs()) - keep
+    if candidates and not dry_run:  # links made while gc ran keep their content
+        for repo in storage.repositories():
+            candidates -= set(storage.layer_links(repo))
+    for digest in sorted(candidates):
+        written = storage.blob_time(digest)
+        if written is None or written > cutoff:
+            continue  # gone already, or just stored (a push about to link it)
         with contextlib.suppress(FileNotFoundError):
             result.freed += storage.blob_path(digest).stat().st_size
         result.blobs.append(digest)

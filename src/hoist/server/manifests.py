@@ -34,9 +34,9 @@ from hoist.errors import (
 )
 from hoist.model import mediatype as mt
 from hoist.model.digest import Digest, digest_of
-from hoist.model.manifest import MAX_MANIFEST_SIZE, ImageManifest, Index, Manifest, parse_manifest
+from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
 from hoist.server.apierror import ApiError
-from hoist.server.context import empty, parse_digest, registry, valid_name
+from hoist.server.context import body_chunks, empty, parse_digest, registry, valid_name
 from hoist.server.storage import ManifestInfo, Storage, check_tag
 from hoist.store.referrers import referrer_descriptor
 
@@ -95,23 +95,51 @@ async def manifest_get(request: web.Request, name: str, reference: str) -> web.S
     return web.Response(status=200, body=raw, headers=headers)
 
 
+MAX_ERRORS = 100
+"""Unknown blobs listed in one MANIFEST_BLOB_UNKNOWN answer, at most."""
+PARSE_INLINE = 64 << 10
+"""Manifests up to this size are parsed on the event loop; larger ones (up to 4 MiB, about
+150 ms of parsing) in a thread, one at a time."""
+
+
 async def _read_manifest_body(request: web.Request) -> bytes:
+    limit = registry(request).max_manifest_size
     too_big = ApiError(
         ErrorCode.MANIFEST_INVALID,
-        f"manifest is over the {MAX_MANIFEST_SIZE}-byte limit",
+        f"manifest is over the {limit}-byte limit",
         status=413,
-        detail={"limit": MAX_MANIFEST_SIZE},
+        detail={"limit": limit},
     )
-    if request.content_length is not None and request.content_length > MAX_MANIFEST_SIZE:
+    if request.content_length is not None and request.content_length > limit:
         raise too_big
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_any():
+    async for chunk in body_chunks(request):
         size += len(chunk)
-        if size > MAX_MANIFEST_SIZE:
+        if size > limit:
             raise too_big
         parts.append(chunk)
     return b"".join(parts)
+
+
+def _validate(
+    raw: bytes, content_type: str | None, wanted: Digest | None
+) -> tuple[ImageManifest | Index, Digest]:
+    """The parsed manifest and its digest (the algorithm of ``wanted``, if given)."""
+    try:
+        manifest = parse_manifest(raw, content_type)
+    except (InvalidManifest, UnsupportedMediaType, InvalidDigest) as exc:
+        raise ApiError(ErrorCode.MANIFEST_INVALID, str(exc)) from None
+    if not isinstance(manifest, ImageManifest | Index):
+        raise ApiError(ErrorCode.MANIFEST_INVALID, "Docker schema1 manifests are not accepted")
+    digest = digest_of(raw, wanted.algorithm) if wanted is not None else manifest.digest
+    if wanted is not None and digest != wanted:
+        raise ApiError(
+            ErrorCode.DIGEST_INVALID,
+            f"manifest hashes to {digest}, not {wanted}",
+            detail={"digest": str(wanted)},
+        )
+    return manifest, digest
 
 
 def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[ErrorCode, str, Any]]:
@@ -121,7 +149,7 @@ def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[Erro
         for d in manifest.referenced():
             if d.urls and mt.is_nondistributable(d.media_type):
                 continue  # foreign layers live elsewhere by design
-            size = storage.blob_size(name, d.digest)
+            size = storage.blob_size(name, d.digest, verify=True)
             if size is None:
                 errors.append(
                     (
@@ -140,7 +168,10 @@ def _missing(storage: Storage, name: str, manifest: Manifest) -> list[tuple[Erro
         for d in manifest.manifests:
             if storage.manifest_info(name, d.digest) is not None:
                 continue
-            if not mt.is_manifest(d.media_type) and storage.blob_size(name, d.digest) is not None:
+            if (
+                not mt.is_manifest(d.media_type)
+                and storage.blob_size(name, d.digest, verify=True) is not None
+            ):
                 continue
             errors.append(
                 (
@@ -175,23 +206,19 @@ async def manifest_put(request: web.Request, name: str, reference: str) -> web.S
             ) from None
         tag = reference
     raw = await _read_manifest_body(request)
-    try:
-        manifest = parse_manifest(raw, request.headers.get("Content-Type"))
-    except (InvalidManifest, UnsupportedMediaType, InvalidDigest) as exc:
-        raise ApiError(ErrorCode.MANIFEST_INVALID, str(exc)) from None
-    if not isinstance(manifest, ImageManifest | Index):
-        raise ApiError(ErrorCode.MANIFEST_INVALID, "Docker schema1 manifests are not accepted")
-    digest = digest_of(raw, wanted.algorithm) if wanted is not None else manifest.digest
-    if wanted is not None and digest != wanted:
-        raise ApiError(
-            ErrorCode.DIGEST_INVALID,
-            f"manifest hashes to {digest}, not {wanted}",
-            detail={"digest": str(wanted)},
-        )
-    errors = await asyncio.to_thread(_missing, storage, name, manifest)
+    content_type = request.headers.get("Content-Type")
+    if len(raw) <= PARSE_INLINE:
+        manifest, digest = _validate(raw, content_type, wanted)
+        errors = await asyncio.to_thread(_missing, storage, name, manifest)
+    else:  # one large manifest at a time, so its threads leave the event loop its GIL share
+        async with registry(request).parsing:
+            manifest, digest = await asyncio.to_thread(_validate, raw, content_type, wanted)
+            errors = await asyncio.to_thread(_missing, storage, name, manifest)
     if errors:
         code, message, detail = errors[0]
-        raise ApiError(code, message, detail=detail, errors=errors[1:])
+        if len(errors) > MAX_ERRORS:  # a 4 MiB manifest would get a 3 MB answer
+            message += f" (and {len(errors) - 1} more; the first {MAX_ERRORS} are listed)"
+        raise ApiError(code, message, detail=detail, errors=errors[1:MAX_ERRORS])
     subject = manifest.subject.digest if manifest.subject is not None else None
     info = ManifestInfo(digest, manifest.media_type, len(raw), subject)
     referrer = _referrer(manifest, digest, len(raw)) if subject is not None else None

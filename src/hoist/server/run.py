@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from hoist.server.app import make_app
+from hoist.server.settings import ServerSettings
 
 __all__ = ["ServerThread", "serve"]
 
@@ -47,9 +48,11 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
 class ServerThread:
     """The registry on ``host:port`` (0: a free port), in a thread with its own event loop.
 
-    ``app_options`` go to :func:`hoist.server.app.make_app` (``htpasswd``,
-    ``anonymous_read``, ``read_only``, ...). ``start()`` returns once the port accepts
-    connections and raises what prevented that; ``stop()`` shuts down and joins the thread.
+    ``settings``, or the keyword ``app_options`` they are made of (``htpasswd``,
+    ``anonymous_read``, ``read_only``, ``max_uploads``, ...; see
+    :class:`~hoist.server.settings.ServerSettings`), are checked here, at construction.
+    ``start()`` returns once the port accepts connections and raises what prevented that;
+    ``stop()`` shuts down and joins the thread.
     """
 
     def __init__(
@@ -57,12 +60,13 @@ class ServerThread:
         root: str | os.PathLike[str],
         host: str = "127.0.0.1",
         port: int = 0,
+        settings: ServerSettings | None = None,
         **app_options: Any,
     ) -> None:
         self.root = root
         self.bind_host = host
         self.port = port
-        self.app_options = app_options
+        self.settings = ServerSettings.of(settings, app_options)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -108,12 +112,21 @@ class ServerThread:
         try:
             loop.run_until_complete(self._main())
         finally:
-            loop.close()
-            self._loop = None
+            try:  # as asyncio.run does: no task is left pending when the loop closes
+                tasks = asyncio.all_tasks(loop)
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
+                self._loop = None
 
     async def _main(self) -> None:
         try:
-            app = make_app(self.root, **self.app_options)
+            app = make_app(self.root, self.settings)
             runner, self.port = await _start(app, self.bind_host, self.port)
             self._stopping = asyncio.Event()
         except BaseException as exc:
@@ -155,12 +168,17 @@ def serve(
     port: int = 5000,
     *,
     on_ready: Callable[[str], None] | None = None,
+    settings: ServerSettings | None = None,
     **app_options: Any,
 ) -> None:
-    """Serve in the foreground until SIGINT or SIGTERM; ``on_ready(url)`` once listening."""
+    """Serve in the foreground until SIGINT or SIGTERM; ``on_ready(url)`` once listening.
+
+    ``settings`` or ``app_options``: as for :class:`ServerThread`.
+    """
+    checked = ServerSettings.of(settings, app_options)
 
     async def main() -> None:
-        app = make_app(root, **app_options)
+        app = make_app(root, checked)
         runner, bound = await _start(app, host, port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -10,12 +10,23 @@ Layout under the root directory::
     repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>  referrers index of a subject:
                                                         one descriptor (JSON) per referrer
     _uploads/<uuid>/{data,state.json}                   upload sessions (see uploads.py)
+    _verified/<alg>/<hex>                               when blobs/<alg>/<hex> was last
+                                                        verified: ``inode size mtime ctime``
 
 A blob is served from a repository only when that repository links it, so content pushed to
 one repository is not readable from another until pushed or mounted there. Every file is
 written to a temporary name in its final directory, fsynced and renamed into place, so a
 reader sees either nothing or the whole file; temporary names start with ``.`` and are never
 looked up (digests, tags and repository path components cannot start with ``.``).
+
+Stored bytes never change: a verified upload is renamed into the blob store, never appended
+to or rewritten in place. A stored blob is trusted while its file is the one that was last
+verified (same inode, size, mtime and ctime, recorded under ``_verified/`` when it was stored
+or hashed). Any other file under a digest's name (content from an older hoist, restored from a
+backup, changed behind hoist's back) is hashed before it is served, mounted or counted as
+"already stored", and removed if it does not match its name; a push of a blob whose stored
+file is not trusted replaces that file with the verified upload. Manifests, small, are hashed
+whenever they are read.
 
 Repository names are checked against the distribution grammar before any path is built, so
 no name reaches outside the root. Methods here block: the server calls them in threads.
@@ -24,9 +35,11 @@ no name reaches outside the root. Methods here block: the server calls them in t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +47,7 @@ from typing import Any
 
 from hoist import fsutil
 from hoist.errors import InvalidReference
-from hoist.model.digest import ALGORITHMS, Digest
+from hoist.model.digest import ALGORITHMS, CHUNK, Digest, digest_of
 from hoist.model.reference import _check_repository, _check_tag
 
 __all__ = ["NAME_LIMIT", "ManifestInfo", "Storage", "check_name", "check_tag", "write_atomic"]
@@ -72,6 +85,32 @@ def _remove(path: Path) -> bool:
     return True
 
 
+def hash_file(path: str | os.PathLike[str], algorithm: str, size: int | None = None) -> str:
+    """The hex digest of the first ``size`` bytes of ``path`` (all of it when None)."""
+    h = hashlib.new(algorithm)
+    remaining = size
+    with open(path, "rb") as f:
+        while remaining is None or remaining > 0:
+            chunk = f.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if not chunk:
+                break
+            h.update(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+    return h.hexdigest()
+
+
+Signature = tuple[int, int, int, int]
+"""What identifies one version of a file: inode, size, mtime and ctime (ns)."""
+
+
+def _signature(st: os.stat_result) -> Signature:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+_LOCKS = 64
+
+
 def _digests_in(directory: Path) -> Iterator[Digest]:
     """Digests of ``directory/<alg>/<hex>`` entries (temporary names skipped)."""
     for alg in ALGORITHMS:
@@ -80,6 +119,18 @@ def _digests_in(directory: Path) -> Iterator[Digest]:
                 if not entry.name.startswith("."):
                     with contextlib.suppress(ValueError):
                         yield Digest(alg, entry.name)
+
+
+def _mtimes(directory: Path) -> dict[Digest, float]:
+    """The digests of ``directory/<alg>/<hex>`` entries with their mtimes."""
+    found: dict[Digest, float] = {}
+    for alg in ALGORITHMS:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(directory / alg):
+                if not entry.name.startswith("."):
+                    with contextlib.suppress(ValueError, FileNotFoundError):
+                        found[Digest(alg, entry.name)] = entry.stat().st_mtime
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +152,11 @@ class Storage:
         self.blobs_dir = self.root / "blobs"
         self.repos_dir = self.root / "repositories"
         self.uploads_dir = self.root / "_uploads"
+        self.verified_dir = self.root / "_verified"
         for d in (self.blobs_dir, self.repos_dir, self.uploads_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self._trusted: dict[Digest, Signature] = {}
+        self._locks = [threading.Lock() for _ in range(_LOCKS)]
 
     def __repr__(self) -> str:
         return f"<Storage {self.root}>"
@@ -140,55 +194,159 @@ class Storage:
 
     # ------------------------------------------------------------------ blobs
 
-    def blob_size(self, name: str, digest: Digest) -> int | None:
-        """Size of ``digest`` if ``name`` links it and the content is present, else None."""
+    def blob_size(self, name: str, digest: Digest, *, verify: bool = False) -> int | None:
+        """Size of ``digest`` if ``name`` links it and the content is present, else None.
+
+        ``verify``: and the stored file matches ``digest`` (see :meth:`verify_blob`).
+        """
         if not self._layer_link(name, digest).is_file():
+            return None
+        if verify and not self.verify_blob(digest):
             return None
         try:
             return self.blob_path(digest).stat().st_size
         except FileNotFoundError:
             return None
 
+    def _lock(self, digest: Digest) -> threading.Lock:
+        """The lock serialising what changes or checks the stored file of ``digest``."""
+        return self._locks[hash(digest) % _LOCKS]
+
+    def _record(self, digest: Digest) -> Path:
+        return self.verified_dir / digest.algorithm / digest.hex
+
+    def _is_trusted(self, digest: Digest, st: os.stat_result) -> bool:
+        """Whether ``st`` is the file that was last verified as ``digest``."""
+        signature = _signature(st)
+        if self._trusted.get(digest) == signature:
+            return True
+        try:
+            recorded = tuple(int(x) for x in self._record(digest).read_text("ascii").split())
+        except (FileNotFoundError, NotADirectoryError, ValueError, UnicodeDecodeError):
+            return False
+        if recorded != signature:
+            return False
+        self._trusted[digest] = signature
+        return True
+
+    def _trust(self, digest: Digest, st: os.stat_result) -> None:
+        """Remember ``st`` as the verified file of ``digest`` (here and under _verified/).
+
+        The record is not fsynced: lost, the file is hashed again; left over for another
+        file, the signature differs and the file is hashed again.
+        """
+        signature = _signature(st)
+        self._trusted[digest] = signature
+        try:
+            write_atomic(self._record(digest), " ".join(map(str, signature)).encode(), fsync=False)
+        except OSError as exc:
+            log.warning("cannot record %s as verified: %s", digest, exc)
+
+    def _drop(self, digest: Digest) -> bool:
+        """Remove the stored file of ``digest`` and its record (caller holds the lock)."""
+        self._trusted.pop(digest, None)
+        _remove(self._record(digest))
+        return _remove(self.blob_path(digest))
+
+    def verify_blob(self, digest: Digest) -> bool:
+        """Whether the stored file of ``digest`` is present and matches it.
+
+        A trusted file (the one last verified) costs a stat; any other is hashed once, and
+        removed if it does not match its name, so that a push stores the right bytes again.
+        """
+        path = self.blob_path(digest)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return False
+        if self._is_trusted(digest, st):
+            return True
+        with self._lock(digest):
+            try:
+                f = open(path, "rb")  # noqa: SIM115 - closed below, before any removal
+            except FileNotFoundError:
+                return False
+            with f:
+                st = os.fstat(f.fileno())
+                if self._is_trusted(digest, st):  # verified while this thread waited
+                    return True
+                h = hashlib.new(digest.algorithm)
+                while chunk := f.read(CHUNK):
+                    h.update(chunk)
+            if h.hexdigest() == digest.hex:
+                self._trust(digest, st)
+                return True
+            log.warning(
+                "stored blob %s hashes to %s:%s (%d bytes): removed",
+                digest,
+                digest.algorithm,
+                h.hexdigest(),
+                st.st_size,
+            )
+            with contextlib.suppress(FileNotFoundError):
+                if _signature(path.stat()) == _signature(st):
+                    self._drop(digest)
+            return False
+
     def ingest(self, source: Path, digest: Digest) -> None:
         """Move the verified file ``source`` into the blob store as ``digest``.
 
-        If the content is already stored (a concurrent push of the same blob), ``source`` is
-        dropped: both are the same bytes, and the stored file is never rewritten in place.
+        ``source`` is renamed into place, never copied or appended to. When a trusted file is
+        already stored (a concurrent push of the same blob) ``source`` is dropped; a stored
+        file that is not trusted (see :meth:`verify_blob`) is replaced by ``source``.
         """
         dest = self.blob_path(digest)
-        if dest.is_file():
-            _remove(source)
-            return
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if self.fsync:
-            fd = os.open(source, os.O_RDONLY)
+        with self._lock(digest):
             try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.replace(source, dest)
-        if self.fsync:
-            fsutil.fsync_dir(dest.parent)
+                st: os.stat_result | None = dest.stat()
+            except FileNotFoundError:
+                st = None
+            if st is not None and self._is_trusted(digest, st):
+                _remove(source)
+                return
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if self.fsync:
+                fd = os.open(source, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            os.replace(source, dest)
+            if self.fsync:
+                fsutil.fsync_dir(dest.parent)
+            self._trust(digest, dest.stat())
+            if st is not None:
+                log.info("stored blob %s, never verified here, replaced by a verified push", digest)
 
     def write_blob(self, digest: Digest, data: bytes) -> None:
-        """Store small verified content (manifests) as ``digest``."""
+        """Store small verified content (manifests) as ``digest``, replacing other bytes."""
         dest = self.blob_path(digest)
-        if not dest.is_file():
+        with self._lock(digest):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                if dest.read_bytes() == data:
+                    return
             write_atomic(dest, data, fsync=self.fsync)
 
     def link_blob(self, name: str, digest: Digest) -> None:
-        """Make ``digest`` readable in ``name`` (the content must be stored)."""
+        """Make ``digest`` readable in ``name`` (the content must be stored).
+
+        An existing link is touched: gc spares links younger than its grace period, and a
+        push that finds its blob already linked relies on the link as much as a new one.
+        """
         link = self._layer_link(name, digest)
-        if not link.is_file():
-            write_atomic(link, str(digest).encode(), fsync=self.fsync)
+        if link.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(link)
+            return
+        write_atomic(link, str(digest).encode(), fsync=self.fsync)
 
     def unlink_blob(self, name: str, digest: Digest) -> bool:
         """Make ``digest`` unreadable in ``name``; the content stays until gc."""
         return _remove(self._layer_link(name, digest))
 
     def mount_blob(self, name: str, source: str, digest: Digest) -> bool:
-        """Link ``digest`` into ``name`` if ``source`` links it; whether it did."""
-        if self.blob_size(source, digest) is None:
+        """Link ``digest`` into ``name`` if ``source`` links it (verified); whether it did."""
+        if self.blob_size(source, digest, verify=True) is None:
             return False
         self.link_blob(name, digest)
         return True
@@ -197,13 +355,25 @@ class Storage:
         """Every blob ``name`` links."""
         return list(_digests_in(self.repo_dir(name) / "_layers"))
 
+    def layer_link_times(self, name: str) -> dict[Digest, float]:
+        """Every blob ``name`` links, with when it was last linked (the link's mtime)."""
+        return _mtimes(self.repo_dir(name) / "_layers")
+
     def all_blobs(self) -> list[Digest]:
         """Every digest in the blob store."""
         return list(_digests_in(self.blobs_dir))
 
+    def blob_time(self, digest: Digest) -> float | None:
+        """When the stored file of ``digest`` was written (mtime), None if absent."""
+        try:
+            return self.blob_path(digest).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
     def remove_blob(self, digest: Digest) -> bool:
-        """Delete stored content (gc only)."""
-        return _remove(self.blob_path(digest))
+        """Delete stored content and its verification record (gc only)."""
+        with self._lock(digest):
+            return self._drop(digest)
 
     # ------------------------------------------------------------------ manifests
 
@@ -267,18 +437,27 @@ class Storage:
         )
 
     def read_manifest(self, name: str, digest: Digest) -> tuple[bytes, ManifestInfo] | None:
-        """The bytes and record of manifest ``digest`` in ``name``, if present."""
+        """The bytes and record of manifest ``digest`` in ``name``, if present and matching
+        ``digest`` (stored bytes that do not are never served; a push replaces them)."""
         info = self.manifest_info(name, digest)
         if info is None:
             return None
         try:
-            return self.blob_path(digest).read_bytes(), info
+            raw = self.blob_path(digest).read_bytes()
         except FileNotFoundError:
             return None
+        if digest_of(raw, digest.algorithm) != digest:
+            log.warning("stored manifest %s does not match its digest: not served", digest)
+            return None
+        return raw, info
 
     def revisions(self, name: str) -> list[Digest]:
         """Every manifest ``name`` links."""
         return list(_digests_in(self.repo_dir(name) / "_manifests" / "revisions"))
+
+    def revision_times(self, name: str) -> dict[Digest, float]:
+        """Every manifest ``name`` links, with when it was last pushed (the link's mtime)."""
+        return _mtimes(self.repo_dir(name) / "_manifests" / "revisions")
 
     def delete_manifest(self, name: str, digest: Digest) -> bool:
         """Unlink manifest ``digest`` from ``name`` with its tags and its referrer entry."""

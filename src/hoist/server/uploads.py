@@ -7,10 +7,17 @@ in memory; after a restart, or when the client closes with another algorithm (a 
 for a session hashed as sha256), the data file is hashed again, in a thread, at close.
 
 Bytes are read from the network on the event loop while a worker thread writes and hashes the
-previous megabyte, so large bodies neither block the loop nor wait on the disk serially. On
-close the data file is verified, fsynced and renamed into the blob store (see
-:meth:`Storage.ingest`), so a blob is either absent or complete. Sessions idle for longer than
-the time-out are purged. This module does not import aiohttp.
+previous megabyte, so large bodies neither block the loop nor wait on the disk serially; an
+empty chunk from the body (the client paused) writes what was gathered, so a stalled client
+holds no body bytes in memory. On close the data file is verified, the session is recorded as
+closed (``"state": "committing"`` in ``state.json``: no later reload reopens it, in this
+process, after a restart, or in another server on the same root), and the data file is
+fsynced and renamed into the blob store (see :meth:`Storage.ingest`), so a blob is either
+absent or complete and its bytes never change after verification. A closed session stays
+known, and closed, until its directory is gone, so a request racing the close never reloads
+it. (Nothing locks a data file across processes: two servers on one root must not both take
+requests for one session while it closes.) Sessions idle for longer than the time-out are
+purged. This module does not import aiohttp.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from typing import Any
 
 from hoist.errors import DigestMismatch
 from hoist.model.digest import CHUNK, Digest
-from hoist.server.storage import Storage, write_atomic
+from hoist.server.storage import Storage, hash_file, write_atomic
 
 __all__ = [
     "DEFAULT_TTL",
@@ -94,6 +101,7 @@ class Upload:
         """What ``state.json`` records."""
         return {
             "id": self.id,
+            "state": "committing" if self.closed else "open",
             "repository": self.repository,
             "offset": self.offset,
             "started": self.started,
@@ -103,19 +111,6 @@ class Upload:
                 "offset": self.hash_offset if self.hasher is not None else 0,
             },
         }
-
-
-def _hash_file(path: Path, algorithm: str, size: int) -> str:
-    h = hashlib.new(algorithm)
-    remaining = size
-    with open(path, "rb") as f:
-        while remaining > 0:
-            chunk = f.read(min(CHUNK, remaining))
-            if not chunk:
-                break
-            h.update(chunk)
-            remaining -= len(chunk)
-    return h.hexdigest()
 
 
 def purge_directory(
@@ -184,7 +179,12 @@ class Uploads:
         return upload
 
     async def get(self, repository: str, upload_id: str) -> Upload:
-        """The open session ``upload_id`` of ``repository``; raises UploadNotFound."""
+        """The open session ``upload_id`` of ``repository``; raises UploadNotFound.
+
+        A session closed in this process is kept (closed) until its directory is gone, so a
+        request racing its close never reloads it from disk; one closed elsewhere is recorded
+        as such in ``state.json``.
+        """
         if not _ID.fullmatch(upload_id):
             raise UploadNotFound(upload_id)
         upload = self._sessions.get(upload_id)
@@ -202,8 +202,10 @@ class Uploads:
         try:
             state = json.loads((directory / "state.json").read_bytes())
             size = (directory / "data").stat().st_size
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
+        if not isinstance(state, dict) or state.get("state", "open") != "open":
+            return None  # closed (being committed, or a commit cut short): never reopened
         offset = min(int(state.get("offset", 0)), size)
         if size > offset:
             os.truncate(directory / "data", offset)
@@ -225,8 +227,15 @@ class Uploads:
     async def cancel(self, upload: Upload) -> None:
         """Close the session and delete what it received."""
         upload.closed = True
-        self._sessions.pop(upload.id, None)
-        await asyncio.to_thread(shutil.rmtree, upload.directory, True)
+        try:
+            await asyncio.to_thread(shutil.rmtree, upload.directory, True)
+        finally:
+            self._forget(upload)
+
+    def _forget(self, upload: Upload) -> None:
+        """Drop a closed session whose directory is gone."""
+        if self._sessions.get(upload.id) is upload:
+            del self._sessions[upload.id]
 
     async def purge(self) -> list[str]:
         """Remove sessions idle for longer than the time-out (none that is in use)."""
@@ -282,7 +291,7 @@ class Uploads:
             async for chunk in chunks:
                 parts.append(chunk)
                 gathered += len(chunk)
-                if gathered >= FLUSH:
+                if gathered >= FLUSH or (not chunk and gathered):  # b"": the client paused
                     if pending is not None:
                         await pending
                     pending = loop.run_in_executor(None, self._consume, f, upload, parts)
@@ -341,7 +350,7 @@ class Uploads:
             actual = hasher.hexdigest()
         else:
             actual = await asyncio.to_thread(
-                _hash_file, upload.data, digest.algorithm, upload.offset
+                hash_file, upload.data, digest.algorithm, upload.offset
             )
         if actual != digest.hex:
             await self.cancel(upload)
@@ -352,13 +361,16 @@ class Uploads:
             )
         size = upload.offset
         upload.closed = True
-        self._sessions.pop(upload.id, None)
-        await asyncio.to_thread(self._commit, upload, digest)
+        try:
+            await asyncio.to_thread(self._commit, upload, digest)
+        finally:
+            self._forget(upload)
         log.debug("upload %s closed as %s (%d bytes)", upload.id, digest, size)
         return size
 
     def _commit(self, upload: Upload, digest: Digest) -> None:
         try:
+            self._save(upload)  # "committing": no reload reopens the session from now on
             self.storage.ingest(upload.data, digest)
             self.storage.link_blob(upload.repository, digest)
         finally:
