@@ -59,6 +59,7 @@ def repo_copy(
     exclude: tuple[str, ...],
     options: CopyOptions,
     quiet: bool,
+    fmt: str,
 ) -> None:
     """Mirror every tag of SRC's repository to DST's; prints each tag's digest."""
     from hoist.cli.progress import make_progress
@@ -68,7 +69,12 @@ def repo_copy(
     source, target = get_location(ctx, src), get_location(ctx, dst)
     tags = tag_filter(source.tag_list(), include, exclude)
     progress, running = make_progress(quiet)
+    copied = {}
     with running:
         for t in tags:
             result = image_copy(source.with_tag(t), target.with_tag(t), options, progress=progress)
-            click.echo(f"{t} {result.descriptor.digest}")
+            copied[t] = result.descriptor.to_dict()
+            if fmt != "json":
+                click.echo(f"{t} {result.descriptor.digest}")
+    if fmt == "json":
+        emit_json({"source": str(source), "destination": str(target), "tags": copied})
