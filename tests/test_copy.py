@@ -340,3 +340,37 @@ def test_copy_to_an_untagged_layout_keeps_the_source_tag(
     by_digest = LayoutReference("ocidir", str(tmp_path / "dst2")).by_digest(sample.top.digest)
     image_copy(Location(store, src.by_digest(sample.top.digest)), Location(store, by_digest))
     assert store.manifest_get(by_digest).raw == sample.top.raw
+
+
+def test_index_listing_one_child_many_times_fetches_and_pushes_it_once(tmp_path: Path) -> None:
+    from support.hostile_registry import Attacks, HostileRegistry
+
+    with HostileRegistry(Attacks(index_repeats=50)) as reg:
+        child = reg.image.digest
+        result = image_copy(reg.at("many"), reg.at("many", "dst"))
+        assert reg.count("GET", f"/v2/app/manifests/{child}") == 1
+        assert reg.count("PUT", f"/v2/dst/manifests/{child}") == 1
+        assert result.manifests == [child, reg.index.digest]
+        assert reg.manifests["dst"]["many"][1] == reg.index.raw  # the index bytes unchanged
+        layout = Location(OCIDirStore(fsync=False), _layout(tmp_path, "oci", "many"))
+        image_copy(reg.at("many"), layout)
+        assert reg.count("GET", f"/v2/app/manifests/{child}") == 2
+        assert layout.manifest_get().raw == reg.index.raw
+
+
+def test_child_listed_by_two_indexes_lands_before_both(tmp_path: Path) -> None:
+    """top lists [image, inner] and inner lists [image]: one push of the image, before
+    inner and top (a registry refuses an index whose children are missing)."""
+    from support.hostile_registry import HostileRegistry
+
+    with HostileRegistry() as reg:
+        image = reg.image.descriptor()
+        inner = Index.build([image])
+        top = Index.build([image, inner.descriptor()])
+        reg.add(inner)
+        reg.add(top, "nested")
+        result = image_copy(reg.at("nested"), reg.at("nested", "dst"))
+        assert result.manifests == [reg.image.digest, inner.digest, top.digest]
+        pushed = [s.path.rsplit("/", 1)[1] for s in reg.server.requests() if s.method == "PUT"]
+        pushed = [p for p in pushed if p.startswith("sha256:") or p == "nested"]
+        assert pushed == [str(reg.image.digest), str(inner.digest), "nested"]

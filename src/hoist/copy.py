@@ -34,7 +34,7 @@ from hoist.model.descriptor import Descriptor
 from hoist.model.digest import Digest
 from hoist.model.manifest import ImageManifest, Index, Manifest
 from hoist.model.platform import Platform
-from hoist.store.base import BlobMounter
+from hoist.store.base import BlobMounter, PutChecker
 
 if TYPE_CHECKING:
     from hoist.location import Location
@@ -194,21 +194,21 @@ def _select(top: Manifest, options: CopyOptions) -> Manifest:
 
 
 def _plan(src: Location, top: Manifest, options: CopyOptions) -> _Plan:
+    """Every manifest and blob under ``top``, each distinct digest once: an index listing a
+    child many times (or two indexes sharing one) costs one fetch and one push of it."""
     plan = _Plan(top)
     todo: list[Manifest] = [top]
-    seen: set[Digest] = set()
+    fetched: dict[Digest, Manifest] = {top.digest: top}
     while todo:
         m = todo.pop(0)
-        if m.digest in seen:
-            continue
-        seen.add(m.digest)
         if isinstance(m, Index):
             for d in m.manifests:
                 if not mt.is_manifest(d.media_type):
                     raise Unsupported(f"index entry {d.digest} has media type {d.media_type}")
-                child = src.by_digest(d.digest).manifest_get()
-                plan.children.append(child)
-                todo.append(child)
+                if d.digest not in fetched:
+                    child = src.by_digest(d.digest).manifest_get()
+                    fetched[d.digest] = child
+                    todo.append(child)
         elif isinstance(m, ImageManifest):
             for d in m.referenced():
                 if mt.is_nondistributable(d.media_type) and not options.include_nondistributable:
@@ -217,9 +217,28 @@ def _plan(src: Location, top: Manifest, options: CopyOptions) -> _Plan:
                 plan.blobs.setdefault(d.digest, d)
         else:
             raise Unsupported(f"cannot copy {m.media_type} manifests (schema1 is deprecated)")
-    # Children must land before their parents: deepest first.
-    plan.children.reverse()
+    plan.children = _children_first(top, fetched)
     return plan
+
+
+def _children_first(top: Manifest, fetched: dict[Digest, Manifest]) -> list[Manifest]:
+    """The manifests under ``top`` (not ``top``), each once, every one after all it lists:
+    the order they must land in (a depth-first post-order, without recursion)."""
+    order: list[Manifest] = []
+    placed: set[Digest] = {top.digest}
+    stack: list[tuple[Manifest, int]] = [(top, 0)]
+    while stack:
+        m, i = stack.pop()
+        entries = m.manifests if isinstance(m, Index) else ()
+        if i < len(entries):
+            stack.append((m, i + 1))
+            child = fetched[entries[i].digest]
+            if child.digest not in placed:
+                placed.add(child.digest)
+                stack.append((child, 0))
+        elif m is not top:
+            order.append(m)
+    return order
 
 
 def image_copy(
@@ -260,6 +279,8 @@ def image_copy(
         except NotFound:
             pass
     plan = _plan(src, top, options)
+    if isinstance(dst.store, PutChecker):  # e.g. a layout's index.json limit: fail before blobs
+        dst.store.manifest_put_check(target.ref, top)
     result = CopyResult(top.descriptor())
     blobs = list(plan.blobs.values())
     _copy_blobs(src, dst, blobs, options, progress, result)

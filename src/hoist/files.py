@@ -224,14 +224,17 @@ def unpack(
     devices: bool | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     check_diff_ids: bool = True,
+    refuse_escaping_symlinks: bool = False,
 ) -> UnpackResult:
-    """Unpack every layer of ``image`` into ``dest`` (see :class:`Unpacker` for the rules).
+    """Unpack every layer of ``image`` into ``dest`` (see :class:`Unpacker` for the rules;
+    ``refuse_escaping_symlinks`` refuses symlinks that climb above ``dest`` instead of making
+    them).
 
     Each layer's compressed digest is verified as it streams and its diff_id checked against
     the config. On any error ``dest`` keeps what was unpacked so far; nothing is ever
     written outside it.
     """
-    unpacker = Unpacker(dest, devices=devices)
+    unpacker = Unpacker(dest, devices=devices, refuse_escaping_symlinks=refuse_escaping_symlinks)
     diff_ids = image.config.diff_ids if check_diff_ids else ()
     for i, desc in enumerate(image.layers):
         with open_layer(image, i, max_bytes=max_bytes) as stream:

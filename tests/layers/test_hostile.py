@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from support.cli import run
-from support.layers import write_layers
+from support.layers import d, f, make_tar, sym, tar_layer, write_layers
 
 from hoist.errors import InvalidLayer, UnsafeLayer
 from hoist.layers.entries import walk_layer
@@ -132,3 +132,70 @@ def test_huge_owner_is_an_invalid_layer_as_root(field: str, tmp_path: Path) -> N
     blob = _tar(_file("f", **{field: 2**40}))
     with pytest.raises(InvalidLayer, match=f"{field} {2**40} is out of range"):
         _unpack(blob, tmp_path / "root")
+
+
+# --------------------------------------------------------------------------- escaping symlinks
+
+ESCAPING = [
+    ("up", "../../outside"),
+    ("deep/dir/up", "../../../../etc/passwd"),
+    ("abs-up", "/../etc/passwd"),
+    ("deep/inner-up", "x/../../.."),
+]
+INSIDE = [("in", "deep/dir"), ("deep/dir/back", "../../in"), ("abs", "/etc/passwd")]
+
+
+def _links(*pairs: tuple[str, str]) -> bytes:
+    return make_tar([d("deep"), d("deep/dir"), *(sym(name, target) for name, target in pairs)])
+
+
+def test_escaping_symlink_is_made_not_followed_by_default(tmp_path: Path) -> None:
+    """What the README says: a symlink climbing out is created; a path through it is refused."""
+    root = tmp_path / "root"
+    _unpack(_links(*ESCAPING, *INSIDE), root)
+    for name, target in ESCAPING + INSIDE:
+        assert os.readlink(root / name) == target
+    with pytest.raises(UnsafeLayer, match="points above the image root"):
+        _unpack(make_tar([f("up/planted", b"evil")]), root)
+    assert not (tmp_path / "outside").exists()
+
+
+@pytest.mark.parametrize(("name", "target"), ESCAPING, ids=[n for n, _ in ESCAPING])
+def test_escaping_symlink_is_refused_on_request(name: str, target: str, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    unpacker = Unpacker(root, refuse_escaping_symlinks=True)
+    stream = LayerStream(io.BytesIO(_links(*INSIDE, (name, target))), compression="none")
+    with pytest.raises(UnsafeLayer, match="climbs above the image root") as info:
+        unpacker.apply(stream)
+    assert "\n" not in str(info.value) and info.value.path == name
+    assert not os.path.lexists(root / name)
+    for inside, goal in INSIDE:
+        assert os.readlink(root / inside) == goal  # links that stay inside are still made
+
+
+def test_cli_no_escaping_symlinks(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    ref = write_layers(
+        tmp_path / "layout", "links", [tar_layer([d("deep"), sym("deep/up", "../..")])]
+    )
+    code, _, err = run(capsysbinary, "image", "unpack", ref, str(tmp_path / "made"))
+    assert code == 0, err
+    assert os.readlink(tmp_path / "made" / "deep" / "up") == "../.."
+    out = tmp_path / "refused"
+    code, _, err = run(capsysbinary, "image", "unpack", ref, str(out), "--no-escaping-symlinks")
+    assert code == 1 and err.count("\n") == 1, err
+    assert err == (
+        "error: /deep/up: symlink to '../..' climbs above the image root "
+        "(escaping symlinks are refused)\n"
+    )
+    assert not os.path.lexists(out / "deep" / "up")
+
+
+@pytest.mark.parametrize("key", ["GNU.sparse.size", "GNU.sparse.realsize"])
+def test_pax_number_of_5000_digits_is_an_invalid_layer(key: str, tmp_path: Path) -> None:
+    """tarfile converts these PAX numbers unchecked: a bare ValueError, now one InvalidLayer."""
+    info, data = _file("f")
+    info.pax_headers = {key: "9" * 5000}
+    with pytest.raises(InvalidLayer, match="bad tar data"):
+        _unpack(_tar((info, data)), tmp_path / "root")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hoist.model import mediatype as mt
 
@@ -73,3 +75,29 @@ def test_accept_covers_every_manifest_type() -> None:
 def test_exports() -> None:
     for name in mt.__all__:
         assert hasattr(mt, name)
+
+
+_KNOWN = [t for t, _, _ in TABLE if t]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=80)
+    | st.builds(
+        lambda known, params, case: (known + params).upper() if case else known + params,
+        st.sampled_from(_KNOWN),
+        st.text(max_size=20),
+        st.booleans(),
+    )
+)
+def test_fuzz_media_types_only_answer(media_type: str) -> None:
+    """Any text from a Content-Type or a descriptor gets an answer: never an exception, and
+    the implications between the predicates hold."""
+    holds = {name for name, predicate in PREDICATES.items() if predicate(media_type)}
+    assert mt.compression_of(media_type) in ("gzip", "zstd", "none")
+    if holds & {"image_manifest", "index", "schema1"}:
+        assert "manifest" in holds
+    if "manifest" in holds:
+        assert not holds & {"config", "layer"}
+    if "nondistributable" in holds:
+        assert "layer" in holds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
 import json
 import subprocess
@@ -10,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.cli import run
 from support.skopeo import skopeo, skopeo_raw
 
@@ -224,8 +228,27 @@ def test_failed_copy_into_an_archive_leaves_no_file(layout: Path, tmp_path: Path
         ({"manifest.json": b'[{"Config":"missing.json","Layers":[]}]'}, "missing.json is not in"),
         ({"manifest.json": b"{}"}, "manifest.json is not a list"),
         ({"other": b"x"}, "neither an OCI nor a docker archive"),
+        ({"manifest.json": b"[" * 100_000 + b"]" * 100_000}, "manifest.json is not valid JSON"),
+        ({"manifest.json": b"[" + b"9" * 5000 + b"]"}, "manifest.json is not valid JSON"),
+        ({"manifest.json": b"[1]"}, "entry 0 lacks Config/Layers"),
+        ({"manifest.json": b'[{"Config": ["c"], "Layers": []}]'}, "entry 0 lacks Config/Layers"),
+        (
+            {"manifest.json": b'[{"Config": "c", "Layers": [], "RepoTags": 5}]', "c": b"{}"},
+            "RepoTags is not a list",
+        ),
+        ({"oci-layout": b"{}", "index.json": b"[" * 100_000}, "index.json"),
     ],
-    ids=["missing-config", "bad-manifest-json", "not-an-archive"],
+    ids=[
+        "missing-config",
+        "bad-manifest-json",
+        "not-an-archive",
+        "deeply-nested-manifest-json",
+        "manifest-json-with-a-5000-digit-number",
+        "manifest-json-entry-not-an-object",
+        "manifest-json-config-not-a-string",
+        "manifest-json-repotags-not-a-list",
+        "deeply-nested-index-json",
+    ],
 )
 def test_malformed_archives_are_one_line_errors(
     tmp_path: Path, capsysbinary: Any, members: dict[str, bytes], message: str
@@ -241,6 +264,35 @@ def test_malformed_archives_are_one_line_errors(
             tar.addfile(info, io.BytesIO(data))
     code, _, err = run(capsysbinary, "image", "import", f"ocidir://{tmp_path}/x:y", str(path))
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"hello, not a tar\n", "not a tar archive"),
+        (bytes(range(256)) * 12, "not a tar archive"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage", "corrupt or truncated gzip"),
+        (gzip.compress(b"x" * 10_000)[:100], "corrupt or truncated gzip compressed tar"),
+        (b"", "not a tar archive"),
+    ],
+    ids=["text-file", "random-bytes", "bad-gzip", "truncated-gzip", "empty-file"],
+)
+def test_importing_a_file_that_is_not_a_tar_is_one_line(
+    tmp_path: Path, capsysbinary: Any, content: bytes, message: str
+) -> None:
+    path = tmp_path / "not.tar"
+    path.write_bytes(content)
+    code, _, err = run(capsysbinary, "image", "import", f"ocidir://{tmp_path}/x:y", str(path))
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"error: {path}: {message}"), err
+    code, _, err = run(capsysbinary, "image", "inspect", f"docker-archive://{path}")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and str(path) in err, err
+
+
+def test_importing_a_missing_file_is_one_line(tmp_path: Path, capsysbinary: Any) -> None:
+    path = tmp_path / "absent.tar"
+    code, _, err = run(capsysbinary, "image", "import", f"ocidir://{tmp_path}/x:y", str(path))
+    assert code == 1 and err == f"error: {path}: cannot read it: no such file or directory\n"
 
 
 def test_bad_gzip_archive_leaves_no_temp_file(tmp_path: Path, capsysbinary: Any) -> None:
@@ -300,3 +352,49 @@ def test_failed_cli_copy_into_an_archive_leaves_no_file(
     )
     assert code == 1 and err.startswith("error: "), err
     assert list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_NAMES = st.sampled_from(["config.json", "layer.tar", "absent", "", "../x"]) | _JSON
+_ENTRY = st.fixed_dictionaries(
+    {},
+    optional={
+        "Config": _NAMES,
+        "Layers": st.lists(_NAMES, max_size=3) | _JSON,
+        "RepoTags": st.lists(st.text(max_size=12) | _JSON, max_size=2) | _JSON,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(max_size=200)
+    | _JSON.map(lambda v: json.dumps(v).encode())
+    | st.lists(_ENTRY | _JSON, max_size=3).map(lambda v: json.dumps(v).encode())
+)
+def test_fuzz_manifest_json_only_hoist_errors(raw: bytes) -> None:
+    import io
+    import tarfile
+    import tempfile
+
+    from hoist.errors import HoistError
+    from hoist.store.archive.reader import ArchiveReader
+
+    members = {"manifest.json": raw, "config.json": b"{}", "layer.tar": b"\0" * 1024}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.tar"
+        with tarfile.open(path, "w") as tar:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        with contextlib.suppress(HoistError):
+            ArchiveReader(path, "docker-archive", 1 << 20).close()

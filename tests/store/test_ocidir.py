@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.skopeo import skopeo, skopeo_raw
 
 from hoist.errors import (
     BlobNotFound,
     DigestMismatch,
+    HoistError,
     InvalidManifest,
     ManifestNotFound,
     NotFound,
@@ -24,6 +28,8 @@ from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference
 from hoist.store.ocidir import OCIDirStore
 from hoist.testing.sample import base_image, write_image, write_samples
+
+AMD64 = Platform("linux", "amd64")
 
 
 def _layout(tmp_path: Path, tag: str | None = "latest") -> LayoutReference:
@@ -245,3 +251,131 @@ def test_gc_spares_recent_temporary_files(samples: tuple[OCIDirStore, LayoutRefe
     os.utime(stale, (old, old))
     assert store.gc(ref) == []
     assert fresh.exists() and not stale.exists()
+
+
+# --------------------------------------------------------------------------- index.json limits
+
+
+def _many_tags(root: Path, count: int) -> bytes:
+    """Rewrite index.json with ``count`` tags on the layout's first entry (over 4 MiB at
+    ~20,000 tags, as skopeo writes them)."""
+    index = json.loads((root / "index.json").read_bytes())
+    entry = index["manifests"][0]
+    entries = [
+        {**entry, "annotations": {"org.opencontainers.image.ref.name": f"tag-{i:07d}" + "x" * 100}}
+        for i in range(count)
+    ]
+    raw = json.dumps({**index, "manifests": entries}, separators=(",", ":")).encode()
+    (root / "index.json").write_bytes(raw)
+    return raw
+
+
+def test_index_json_over_4_mib_is_read(samples: tuple[OCIDirStore, LayoutReference]) -> None:
+    store, ref = samples
+    raw = _many_tags(Path(ref.path), 25_000)
+    assert len(raw) > 5 << 20
+    tags = store.tag_list(ref)
+    assert len(tags) == 25_000
+    store.manifest_get(ref.with_tag(tags[-1]))
+    store.manifest_put(ref.with_tag("one-more"), base_image([Platform("linux", "arm64")]).top)
+    assert len(store.tag_list(ref)) == 25_001
+
+
+def test_index_json_over_its_own_limit_is_refused(
+    samples: tuple[OCIDirStore, LayoutReference], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hoist.store import ocidir
+
+    store, ref = samples
+    monkeypatch.setattr(ocidir, "MAX_INDEX_JSON_SIZE", 64 << 10, raising=False)
+    _many_tags(Path(ref.path), 1000)
+    with pytest.raises(InvalidManifest, match=r"index\.json"):
+        store.tag_list(ref)
+
+
+def test_copy_crossing_the_index_limit_fails_before_the_first_blob(
+    samples: tuple[OCIDirStore, LayoutReference], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy whose new tag would take index.json past its limit writes nothing at all."""
+    from hoist.copy import image_copy
+    from hoist.store import ocidir
+
+    store, ref = samples
+    root = Path(ref.path)
+    limit = len((root / "index.json").read_bytes()) + 100  # room for no new entry
+    monkeypatch.setattr(ocidir, "MAX_INDEX_JSON_SIZE", limit, raising=False)
+    source = LayoutReference("ocidir", str(tmp_path / "source"), "v1")
+    write_image(OCIDirStore(fsync=False), source, base_image([Platform("linux", "s390x")]))
+    before = _snapshot(root)
+    with pytest.raises(InvalidManifest, match=r"index\.json would grow .* nothing was written"):
+        image_copy(Location(store, source), Location(store, ref.with_tag("new")))
+    assert _snapshot(root) == before
+    with pytest.raises(InvalidManifest, match=r"index\.json would grow"):
+        store.manifest_put(ref.with_tag("new"), base_image([Platform("linux", "s390x")]).top)
+    assert _snapshot(root) == before
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_DESCRIPTORISH = st.fixed_dictionaries(
+    {},
+    optional={
+        "mediaType": st.sampled_from(
+            [
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.oci.image.index.v1+json",
+            ]
+        )
+        | _JSON,
+        "digest": st.sampled_from(["sha256:" + "a" * 64, "sha256:x", "md5:00"]) | _JSON,
+        "size": st.integers(min_value=-2, max_value=2**70) | _JSON,
+        "annotations": st.dictionaries(
+            st.just("org.opencontainers.image.ref.name") | st.text(max_size=5),
+            st.text(max_size=10) | _JSON,
+            max_size=2,
+        )
+        | _JSON,
+        "platform": _JSON,
+    },
+)
+_INDEXISH = st.fixed_dictionaries(
+    {},
+    optional={
+        "schemaVersion": st.just(2) | _JSON,
+        "mediaType": st.just("application/vnd.oci.image.index.v1+json") | _JSON,
+        "manifests": st.lists(_DESCRIPTORISH, max_size=4) | _JSON,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(max_size=200)
+    | _JSON.map(lambda v: json.dumps(v).encode())
+    | _INDEXISH.map(lambda v: json.dumps(v).encode())
+)
+def test_fuzz_index_json_only_hoist_errors(raw: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+        (root / "index.json").write_bytes(raw)
+        store = OCIDirStore(fsync=False)
+        ref = LayoutReference("ocidir", tmp, "latest")
+        for call in (
+            lambda: store.tag_list(ref),
+            lambda: store.manifest_get(ref),
+            lambda: store.manifest_put(ref.with_tag("new"), base_image([AMD64]).top),
+            lambda: store.gc(ref, dry_run=True),
+        ):
+            with contextlib.suppress(HoistError):
+                call()

@@ -14,6 +14,7 @@ from hoist.store.base import (
     BlobMounter,
     Cataloger,
     GarbageCollector,
+    PutChecker,
     RateLimited,
     Store,
     TagPager,
@@ -81,7 +82,8 @@ def test_abilities_are_protocols() -> None:
             assert isinstance(store, Store)
         assert all(isinstance(registry, p) for p in (BlobMounter, Cataloger, TagPager, RateLimited))
         assert not isinstance(registry, GarbageCollector | Aborter)
-        assert isinstance(ocidir, GarbageCollector)
+        assert isinstance(ocidir, GarbageCollector) and isinstance(ocidir, PutChecker)
+        assert not isinstance(registry, PutChecker) and not isinstance(archive, PutChecker)
         assert not isinstance(ocidir, BlobMounter | Cataloger | TagPager | RateLimited | Aborter)
         assert isinstance(archive, Aborter)
         assert not isinstance(archive, BlobMounter | TagPager | RateLimited | GarbageCollector)

@@ -10,13 +10,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.fake_http import FakeServer, Request
 
 from hoist.config.credentials import Credentials
 from hoist.config.settings import RegistrySettings
-from hoist.errors import AuthError
+from hoist.errors import AuthError, HoistError
 from hoist.transport.auth import Authenticator, Challenge, merge_scopes, parse_www_authenticate
 from hoist.transport.http import Transport
 
@@ -532,3 +532,24 @@ def test_hostile_token_reply_is_one_auth_error(attack: str, body: bytes) -> None
 def test_token_lifetime_of_infinity_does_not_crash() -> None:
     auth = authenticator(RawTokenStub(b'{"token": "t", "expires_in": 1e999}'))
     assert auth.authorization("reg", ["repository:a:pull"]) == "Bearer t"
+
+
+_HEADERISH = st.text(
+    st.sampled_from(list('Bearer Basic realm= service="scope",\\ \t;:/[]?&%x0')), max_size=120
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_HEADERISH | st.text(max_size=120))
+def test_fuzz_www_authenticate_reaches_only_hoist_errors(header: str) -> None:
+    """A challenge of any text, recorded and then used for a token: a header value, or one
+    HoistError (a realm that is no URL included), never another exception."""
+    parse_www_authenticate(header)
+    auth = Authenticator(TokenStub(), Creds(None), clock=Clock())
+    auth.record("reg", header)
+    try:
+        value = auth.authorization("reg", ["repository:a:pull"])
+        assert value is None or isinstance(value, str)
+        auth.challenged("reg", ["repository:a:pull"], header, value)
+    except HoistError:
+        pass

@@ -322,6 +322,12 @@ def image_get_file(
     default=None,
     help="Make device nodes (default: only when running as root).",
 )
+@click.option(
+    "--no-escaping-symlinks",
+    "refuse_escaping",
+    is_flag=True,
+    help="Refuse symlinks whose target climbs above DIRECTORY (default: made, never followed).",
+)
 @max_size_option
 @format_option("text", "json")
 @click.pass_context
@@ -331,19 +337,28 @@ def image_unpack(
     directory: str,
     platform: Platform | None,
     devices: bool | None,
+    refuse_escaping: bool,
     max_size: int | None,
     fmt: str,
 ) -> None:
     """Unpack the image's filesystem into DIRECTORY, safely.
 
-    Nothing is written outside DIRECTORY: entries with '..' or absolute paths and symlinks
-    climbing out are refused; absolute symlinks resolve inside DIRECTORY, as in a container.
-    Every layer's digest and diff_id is checked while it streams.
+    Nothing is written outside DIRECTORY: entries with '..' or absolute paths, and paths
+    through symlinks climbing out, are refused; absolute symlinks resolve inside DIRECTORY,
+    as in a container. A symlink climbing out is itself made (never followed) unless
+    --no-escaping-symlinks refuses it. Every layer's digest and diff_id is checked while it
+    streams.
     """
     from hoist.files import unpack
 
     img = _image(ctx, reference, platform)
-    result = unpack(img, directory, devices=devices, max_bytes=max_size)
+    result = unpack(
+        img,
+        directory,
+        devices=devices,
+        max_bytes=max_size,
+        refuse_escaping_symlinks=refuse_escaping,
+    )
     if fmt == "json":
         emit_json(result.to_dict())
         return

@@ -281,6 +281,16 @@ class Member:
         return open_member(self._tar, self.info)
 
 
+_BAD_HEADER = (tarfile.TarError, UnicodeError, ValueError, OverflowError)
+"""What tarfile raises on hostile headers: its own errors, and bare ValueErrors from numbers
+it converts unchecked (a PAX ``GNU.sparse.size`` of 5000 digits)."""
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] or type(exc).__name__
+
+
 def walk_layer(stream: LayerStream, *, layer: int = -1) -> Iterator[Member]:
     """Each entry of the layer in tar order (root and AUFS files skipped; ordinals count
     every tar member). Call ``stream.finish()`` afterwards for the digests."""
@@ -291,10 +301,14 @@ def walk_layer(stream: LayerStream, *, layer: int = -1) -> Iterator[Member]:
             bufsize=TAR_BUFSIZE,
             tarinfo=_SafeTarInfo,
         )
+    except HoistError:
+        raise
     except tarfile.ReadError as exc:
         if stream.size == 0:
             return  # an empty blob: an empty layer
         raise InvalidLayer(f"{stream.name}: not a tar archive: {exc}") from None
+    except _BAD_HEADER as exc:
+        raise InvalidLayer(f"{stream.name}: bad tar data: {_reason(exc)}") from None
     members = cast(Any, tar).members
     ordinal = 0
     while True:
@@ -302,8 +316,8 @@ def walk_layer(stream: LayerStream, *, layer: int = -1) -> Iterator[Member]:
             info = tar.next()
         except HoistError:
             raise
-        except (tarfile.TarError, UnicodeError) as exc:
-            raise InvalidLayer(f"{stream.name}: bad tar data: {exc}") from None
+        except _BAD_HEADER as exc:
+            raise InvalidLayer(f"{stream.name}: bad tar data: {_reason(exc)}") from None
         if info is None:
             break
         members.clear()  # stream mode keeps every member otherwise

@@ -20,6 +20,7 @@ __all__ = [
     "OPAQUE",
     "WHITEOUT_PREFIX",
     "Lookup",
+    "climbs_out",
     "display",
     "join",
     "normalize",
@@ -50,6 +51,21 @@ def normalize(name: str, *, what: str = "entry") -> str:
     if ".." in parts:
         raise UnsafeLayer(f"{what} {name!r} climbs out with '..'", name)
     return "/".join(parts)
+
+
+def climbs_out(parent: Sequence[str], target: str) -> bool:
+    """Whether a symlink in directory ``parent`` (resolved components) pointing at ``target``
+    climbs above the image root, judged from the target's own components (no other link
+    followed): an absolute target starts at the root, a relative one at ``parent``."""
+    depth = 0 if target.startswith("/") else len(parent)
+    for comp in target.split("/"):
+        if comp == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif comp not in ("", "."):
+            depth += 1
+    return False
 
 
 def split(path: str) -> tuple[str, str]:

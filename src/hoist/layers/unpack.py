@@ -2,8 +2,10 @@
 
 Every path is resolved inside the target root, component by component, the way a container
 would see it: an absolute symlink starts again at the root (never the host's ``/``), and a
-symlink that climbs above the root is refused (UnsafeLayer). So nothing is ever written
-outside the root: not through ``..``, absolute names, symlinks, or hard links.
+path through a symlink that climbs above the root is refused (UnsafeLayer). So nothing is
+ever written outside the root: not through ``..``, absolute names, symlinks, or hard links.
+Such a symlink itself is made (hoist never follows it out); ``Unpacker(root,
+refuse_escaping_symlinks=True)`` refuses it instead.
 
 Whiteouts and opaque directories apply to lower layers only, as the OCI layer spec says,
 whatever their place in the tar. Device nodes are made only when allowed (by default only
@@ -25,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hoist.errors import InvalidLayer
+from hoist.errors import InvalidLayer, UnsafeLayer
 from hoist.layers.entries import Entry, Member, walk_layer
-from hoist.layers.paths import display, resolve, split
+from hoist.layers.paths import climbs_out, display, resolve, split
 from hoist.layers.stream import LayerStream
 from hoist.model.digest import CHUNK
 
@@ -72,13 +74,24 @@ def _is_root() -> bool:
 
 
 class Unpacker:
-    """Applies layers, in order, to the directory ``root`` (created if missing)."""
+    """Applies layers, in order, to the directory ``root`` (created if missing).
 
-    def __init__(self, root: str | os.PathLike[str], *, devices: bool | None = None) -> None:
+    ``refuse_escaping_symlinks`` refuses (UnsafeLayer) a symlink whose target climbs above
+    the root with ``..``, instead of making it.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        devices: bool | None = None,
+        refuse_escaping_symlinks: bool = False,
+    ) -> None:
         os.makedirs(root, exist_ok=True)
         self.root = os.path.realpath(root)
         self.privileged = _is_root()
         self.devices = self.privileged if devices is None else devices
+        self.refuse_escaping_symlinks = refuse_escaping_symlinks
         self.result = UnpackResult(self.root)
         self._known_dirs: set[str] = set()
         self._dir_attrs: dict[str, tuple[Entry, int, int]] = {}
@@ -215,6 +228,16 @@ class Unpacker:
         entry = member.entry
         parent, name = split(entry.path)
         parent_parts = self._resolve(parent, entry.path)
+        if (
+            entry.kind == "symlink"
+            and self.refuse_escaping_symlinks
+            and climbs_out(parent_parts, entry.linkname)
+        ):
+            raise UnsafeLayer(
+                f"{entry.display_path}: symlink to {entry.linkname!r} climbs above the image "
+                "root (escaping symlinks are refused)",
+                entry.path,
+            )
         self._makedirs(parent_parts, entry.path)
         parts = (*parent_parts, name)
         path = self._abs(parts)

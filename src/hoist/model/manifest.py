@@ -18,6 +18,7 @@ from hoist.model.jsonvalue import parse_json
 from hoist.model.platform import Platform, choose
 
 __all__ = [
+    "MAX_INDEX_JSON_SIZE",
     "MAX_MANIFEST_SIZE",
     "ImageManifest",
     "Index",
@@ -28,6 +29,9 @@ __all__ = [
 
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 """Manifests larger than 4 MiB are refused, as registries do."""
+MAX_INDEX_JSON_SIZE = 64 * 1024 * 1024
+"""An OCI layout's (or oci-archive's) ``index.json`` lists every tag, so it has its own limit:
+64 MiB, some 300,000 tags (skopeo reads layouts past 4 MiB too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +177,18 @@ def _guess_media_type(obj: dict[str, Any]) -> str:
     raise InvalidManifest("cannot tell the manifest type: no mediaType, config or manifests")
 
 
-def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
+def parse_manifest(
+    raw: bytes, media_type: str | None = None, *, max_size: int = MAX_MANIFEST_SIZE
+) -> Manifest:
     """Parse manifest bytes; ``media_type`` is the Content-Type it came with, if known.
 
-    Raises InvalidManifest for bad JSON, missing fields or over 4 MiB, and
-    UnsupportedMediaType for content that is not a manifest.
+    Raises InvalidManifest for bad JSON, missing fields or over ``max_size`` (4 MiB; a
+    layout's index.json has :data:`MAX_INDEX_JSON_SIZE`), and UnsupportedMediaType for
+    content that is not a manifest.
     """
-    if len(raw) > MAX_MANIFEST_SIZE:
-        raise InvalidManifest(f"manifest of {len(raw)} bytes is over the 4 MiB limit")
+    if len(raw) > max_size:
+        limit = f"{max_size >> 20} MiB" if max_size % (1 << 20) == 0 else f"{max_size} bytes"
+        raise InvalidManifest(f"manifest of {len(raw)} bytes is over the {limit} limit")
     obj = parse_json(raw, what="manifest", error=InvalidManifest)
     if not isinstance(obj, dict):
         raise InvalidManifest("manifest is not a JSON object")

@@ -11,6 +11,7 @@ BlobMounter        ``blob_mount``                registry
 Cataloger          ``repo_list``                 registry
 TagPager           ``tag_list_page``             registry
 RateLimited        ``ratelimit``                 registry
+PutChecker         ``manifest_put_check``        OCI layout
 GarbageCollector   ``gc``                        OCI layout
 Aborter            ``abort``                     archive
 =================  ============================  ==========================
@@ -33,6 +34,7 @@ __all__ = [
     "BlobReader",
     "Cataloger",
     "GarbageCollector",
+    "PutChecker",
     "RateLimited",
     "Store",
     "TagPager",
@@ -150,6 +152,16 @@ class RateLimited(Protocol):
     def ratelimit(self, ref: ImageRef) -> dict[str, str | None]:
         """``limit``, ``remaining`` and ``source`` as the registry reports them (None: absent),
         learnt without counting as a pull."""
+        ...
+
+
+@runtime_checkable
+class PutChecker(Protocol):
+    """Stores that can tell, before anything is written, that a manifest put would fail
+    (an OCI layout whose index.json would cross its size limit)."""
+
+    def manifest_put_check(self, ref: ImageRef, manifest: Manifest) -> None:
+        """Raise what ``manifest_put(ref, manifest)`` would raise about the store itself."""
         ...
 
 

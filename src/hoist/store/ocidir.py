@@ -30,7 +30,13 @@ from hoist.fsutil import TMP_PREFIX, fsync_dir, temp_path, write_atomic
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
 from hoist.model.digest import Digest, Readable, VerifyingReader
-from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
+from hoist.model.manifest import (
+    MAX_INDEX_JSON_SIZE,
+    ImageManifest,
+    Index,
+    Manifest,
+    parse_manifest,
+)
 from hoist.model.reference import LayoutReference
 from hoist.store.referrers import referrer_descriptor
 from hoist.store.verified import VerifiedContent
@@ -95,18 +101,34 @@ class OCIDirStore:
 
     def _read_index(self, root: Path) -> tuple[Index, dict[str, Any]]:
         self._check_layout(root)
-        raw = (root / "index.json").read_bytes()
+        return self._parse_index(root)
+
+    @staticmethod
+    def _parse_index(root: Path) -> tuple[Index, dict[str, Any]]:
+        with open(root / "index.json", "rb") as f:
+            raw = f.read(MAX_INDEX_JSON_SIZE + 1)  # never more than the limit into memory
         try:
-            index = parse_manifest(raw, mt.OCI_INDEX)
+            index = parse_manifest(raw, mt.OCI_INDEX, max_size=MAX_INDEX_JSON_SIZE)
         except InvalidManifest as exc:
             raise InvalidManifest(f"{root}/index.json: {exc}") from None
         if not isinstance(index, Index):
             raise InvalidManifest(f"{root}/index.json is not an image index")
         return index, index.json()
 
-    def _write_index(self, root: Path, obj: dict[str, Any]) -> None:
+    @staticmethod
+    def _index_bytes(root: Path, obj: dict[str, Any]) -> bytes:
+        """``obj`` serialised as index.json; InvalidManifest past :data:`MAX_INDEX_JSON_SIZE`."""
         data = json.dumps(obj, separators=(",", ":")).encode()
-        parse_manifest(data, mt.OCI_INDEX)
+        if len(data) > MAX_INDEX_JSON_SIZE:
+            raise InvalidManifest(
+                f"{root}/index.json would grow to {len(data)} bytes, over its "
+                f"{MAX_INDEX_JSON_SIZE >> 20} MiB limit; nothing was written"
+            )
+        return data
+
+    def _write_index(self, root: Path, obj: dict[str, Any]) -> None:
+        data = self._index_bytes(root, obj)
+        parse_manifest(data, mt.OCI_INDEX, max_size=MAX_INDEX_JSON_SIZE)
         write_atomic(root / "index.json", data, fsync=self._fsync)
 
     def _blob_path(self, root: Path, digest: Digest) -> Path:
@@ -161,26 +183,44 @@ class OCIDirStore:
                 actual=str(manifest.digest),
             )
         self._ensure_layout(root)
-        self._read_index(root)  # refuse a broken layout before writing anything
+        # Refuse a broken layout, or an index.json that would cross its limit, before writing.
+        self.manifest_put_check(ref, manifest)
         self.blob_put(ref, manifest.raw, digest=manifest.digest, size=len(manifest.raw))
         desc = manifest.descriptor()
-        subject = manifest.subject if isinstance(manifest, ImageManifest | Index) else None
-        if ref.tag is None and subject is None:
-            return desc
         with self._index_lock(root):
             _, obj = self._read_index(root)
-            entries: list[dict[str, Any]] = obj.get("manifests", [])
-            if ref.tag is not None:
-                entries = self._untag(entries, ref.tag)
-                entry = desc.to_dict()
-                entry["annotations"] = {ANNOTATION_REF_NAME: ref.tag}
-                entries.append(entry)
-            elif not any(e.get("digest") == str(desc.digest) for e in entries):
-                # An untagged referrer stays reachable so gc keeps it and referrers finds it.
-                entries.append(desc.to_dict())
-            obj["manifests"] = entries
-            self._write_index(root, obj)
+            if self._index_entry(obj, ref, manifest):
+                self._write_index(root, obj)
         return desc
+
+    def manifest_put_check(self, ref: ImageRef, manifest: Manifest) -> None:
+        """Raise now what :meth:`manifest_put` of ``manifest`` at ``ref`` would raise about the
+        layout: a broken index.json, or one the new entry would grow past its limit. A copy
+        asks before its first blob, so a refused copy writes nothing."""
+        root = _layout_path(ref)
+        if not (root / "index.json").is_file():
+            return  # a new layout: its index starts empty
+        _, obj = self._parse_index(root)
+        if self._index_entry(obj, ref, manifest):
+            self._index_bytes(root, obj)
+
+    def _index_entry(self, obj: dict[str, Any], ref: ImageRef, manifest: Manifest) -> bool:
+        """Add ``manifest``'s entry for ``ref`` to the index ``obj``; whether it changed."""
+        desc = manifest.descriptor()
+        subject = manifest.subject if isinstance(manifest, ImageManifest | Index) else None
+        entries: list[dict[str, Any]] = obj.get("manifests", [])
+        if ref.tag is not None:
+            entries = self._untag(entries, ref.tag)
+            entry = desc.to_dict()
+            entry["annotations"] = {ANNOTATION_REF_NAME: ref.tag}
+            entries.append(entry)
+        elif subject is not None and not any(e.get("digest") == str(desc.digest) for e in entries):
+            # An untagged referrer stays reachable so gc keeps it and referrers finds it.
+            entries.append(desc.to_dict())
+        else:
+            return False
+        obj["manifests"] = entries
+        return True
 
     @staticmethod
     def _untag(entries: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:

@@ -15,11 +15,25 @@ if TYPE_CHECKING:
     from hoist.transport.http import Transport
     from hoist.transport.response import Response
 
-__all__ = ["ResumingReader"]
+__all__ = ["ResumingReader", "parse_content_range"]
 
 log = logging.getLogger(__name__)
 
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,19})-(\d{1,19})/(\d{1,19}|\*)\s*", re.IGNORECASE)
+"""A 206's ``Content-Range``; offsets of more than 19 digits (past 2**63) are not ranges."""
+
+
+def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    """``(first, last, total)`` from ``bytes FIRST-LAST/TOTAL`` (total None for ``*``); None
+    for anything else, a hostile header included (``first`` past ``last``, 5000 digits)."""
+    m = _CONTENT_RANGE.fullmatch(value or "")
+    if m is None:
+        return None
+    first, last = int(m.group(1)), int(m.group(2))
+    total = None if m.group(3) == "*" else int(m.group(3))
+    if first > last or (total is not None and last >= total):
+        return None
+    return first, last, total
 
 
 class ResumingReader:
@@ -96,8 +110,8 @@ class ResumingReader:
 
     def _check_range(self, response: Response) -> None:
         value = response.headers.get("Content-Range", "")
-        m = _CONTENT_RANGE.match(value)
-        if m is None or int(m.group(1)) != self.offset:
+        parsed = parse_content_range(value)
+        if parsed is None or parsed[0] != self.offset:
             response.close()
             raise TransportError(
                 f"{self._host}: resumed {self._path} at {value or 'an unknown range'!r}, "

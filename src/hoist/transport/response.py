@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import json
 import ssl
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -11,13 +10,16 @@ from urllib.parse import urljoin, urlsplit
 
 from urllib3 import exceptions as u3
 
-from hoist.errors import AuthError, HoistError, RegistryError, TransportError
+from hoist.errors import AuthError, HoistError, InvalidInput, RegistryError, TransportError
 from hoist.model.digest import CHUNK
+from hoist.model.jsonvalue import parse_json
 
 if TYPE_CHECKING:
     from urllib3 import BaseHTTPResponse
 
 __all__ = [
+    "MAX_BODY",
+    "MAX_ERROR_BODY",
     "Response",
     "error_summary",
     "exception_reason",
@@ -27,14 +29,18 @@ __all__ = [
 ]
 
 MAX_ERROR_BODY = 64 * 1024
-"""How much of an error body is read to find the registry's error."""
+"""How much of an error body is read to find the registry's error (the rest is never read)."""
+MAX_BODY = 4 * 1024 * 1024
+"""The largest body read whole by default (``stream=False``): upload and other short replies."""
 
 
 class Response:
     """A response: status, headers (case-insensitive), final url, and the body.
 
     Bodies are streamed: ``read(n)`` or ``stream()``, then ``close()`` (or use ``with``). A response
-    made with ``stream=False`` was read whole and released already; ``read()`` returns it.
+    made with ``stream=False`` was read whole (at most :data:`MAX_BODY` bytes, see
+    :meth:`read_capped`) and released already; ``read()`` returns it. A body read into memory is
+    always read through :meth:`read_capped`.
     """
 
     def __init__(self, raw: BaseHTTPResponse, url: str, *, preload: bool = False) -> None:
@@ -47,9 +53,38 @@ class Response:
         self._pos = 0
         if preload:
             try:
-                self._data = self.read()
+                # Not by Content-Length: a HEAD's is the size of what it describes.
+                self._data = self._read_at_most(MAX_BODY, "reply", InvalidInput)
             finally:
                 self.close()
+
+    def read_capped(
+        self, limit: int, *, what: str = "body", error: type[InvalidInput] = InvalidInput
+    ) -> bytes:
+        """The rest of the body, when it is at most ``limit`` bytes; else ``error`` (an
+        InvalidInput) naming ``what``, raised without reading more than ``limit + 1`` bytes.
+        A declared ``Content-Length`` over ``limit`` is refused before reading anything (call
+        this for a GET, never for a HEAD)."""
+        declared = self.content_length if self._data is None else None
+        if declared is not None and declared > limit:
+            self.close()
+            where = urlsplit(self.url).netloc
+            raise error(
+                f"{what} of {declared} bytes from {where} is over the {_size_text(limit)} limit"
+            )
+        return self._read_at_most(limit, what, error)
+
+    def _read_at_most(self, limit: int, what: str, error: type[InvalidInput]) -> bytes:
+        where = urlsplit(self.url).netloc
+        parts: list[bytes] = []
+        total = 0
+        while data := self.read(min(CHUNK, limit + 1 - total)):
+            parts.append(data)
+            total += len(data)
+            if total > limit:
+                self.close()
+                raise error(f"{what} from {where} is over the {_size_text(limit)} limit")
+        return b"".join(parts)
 
     def read(self, n: int = -1, /) -> bytes:
         """Up to ``n`` bytes (all when ``n`` < 0); ``b""`` at the end."""
@@ -75,9 +110,15 @@ class Response:
 
     @property
     def location(self) -> str | None:
-        """The ``Location`` header made absolute against this response's url."""
+        """The ``Location`` header made absolute against this response's url (None when it is
+        missing or no URL at all)."""
         loc = self.headers.get("Location")
-        return urljoin(self.url, loc) if loc else None
+        if not loc:
+            return None
+        try:
+            return urljoin(self.url, loc)
+        except ValueError:  # "http://[x": not a URL
+            return None
 
     @property
     def content_length(self) -> int | None:
@@ -113,12 +154,26 @@ def release(raw: BaseHTTPResponse) -> None:
     raw.release_conn()
 
 
-def parse_errors(body: bytes) -> list[tuple[str, str, Any]]:
-    """``(code, message, detail)`` for each entry of a registry error body ``{"errors": [...]}``."""
+def _size_text(n: int) -> str:
+    """``4 MiB``, ``64 KiB`` or ``1000 bytes``."""
+    for unit, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if n >= unit and n % unit == 0:
+            return f"{n // unit} {name}"
+    return f"{n} bytes"
+
+
+def _json_or_none(body: bytes) -> Any:
+    """``body`` parsed by the bounded parser; None when it is not JSON within its bounds."""
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return []
+        return parse_json(body, what="error body", max_size=MAX_ERROR_BODY)
+    except InvalidInput:
+        return None
+
+
+def parse_errors(body: bytes) -> list[tuple[str, str, Any]]:
+    """``(code, message, detail)`` for each entry of a registry error body ``{"errors": [...]}``;
+    empty when the body is not one (hostile bodies included: deep, huge numbers, not UTF-8)."""
+    data = _json_or_none(body)
     errors = data.get("errors") if isinstance(data, dict) else None
     if not isinstance(errors, list):
         return []
@@ -135,10 +190,7 @@ def error_summary(body: bytes) -> str:
     if errors:
         code, message, _ = errors[0]
         return f"{code}: {message}" if message else code
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        data = None
+    data = _json_or_none(body)
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         description = data.get("error_description")
         return f"{data['error']}: {description}" if description else data["error"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import json
 import os
 import tarfile
 import tempfile
@@ -22,9 +21,35 @@ from hoist.errors import InvalidManifest, NotFound
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import ANNOTATION_REF_NAME, Descriptor
 from hoist.model.digest import CHUNK, Digest
-from hoist.model.manifest import ImageManifest, Index, parse_manifest
+from hoist.model.jsonvalue import parse_json
+from hoist.model.manifest import MAX_INDEX_JSON_SIZE, ImageManifest, Index, parse_manifest
 
-__all__ = ["ArchiveReader", "MemberSlice"]
+__all__ = ["MAX_MANIFEST_JSON_SIZE", "ArchiveReader", "MemberSlice", "tar_problem"]
+
+MAX_MANIFEST_JSON_SIZE = 64 * 1024 * 1024
+"""A docker archive's ``manifest.json`` (one entry per image and tag) is refused past this."""
+
+
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def tar_problem(exc: BaseException, path: str | os.PathLike[str]) -> str:
+    """One line saying why the file at ``path`` could not be read as a tar archive (tarfile's
+    own message for a file that is none spans five lines)."""
+    if isinstance(exc, OSError) and not isinstance(exc, tarfile.TarError) and exc.strerror:
+        return f"cannot read it: {exc.strerror[0].lower()}{exc.strerror[1:]}"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        head = b""
+    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if kind is not None:
+        return f"corrupt or truncated {kind} compressed tar archive"
+    if isinstance(exc, tarfile.ReadError) and "could not be opened" in str(exc):
+        return "not a tar archive (nor a gzip, bzip2 or xz compressed one)"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"not a readable tar archive: {text}"
 
 
 class MemberSlice:
@@ -75,7 +100,7 @@ class ArchiveReader:
                 self._load_docker(path)
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             self.close()
-            raise InvalidManifest(f"{path}: not a readable tar archive: {exc}") from None
+            raise InvalidManifest(f"{path}: {tar_problem(exc, path)}") from None
         except BaseException:
             self.close()
             raise
@@ -108,7 +133,11 @@ class ArchiveReader:
     def _load_oci(self, path: Path) -> None:
         if "oci-layout" not in self.members or "index.json" not in self.members:
             raise NotFound(f"{path} is not an oci-archive (no oci-layout or index.json)")
-        index = parse_manifest(self.read_member("index.json"), mt.OCI_INDEX)
+        raw = self.read_member("index.json", MAX_INDEX_JSON_SIZE)
+        try:
+            index = parse_manifest(raw, mt.OCI_INDEX, max_size=MAX_INDEX_JSON_SIZE)
+        except InvalidManifest as exc:
+            raise InvalidManifest(f"{path}: index.json: {exc}") from None
         if not isinstance(index, Index):
             raise InvalidManifest(f"{path}: index.json is not an index")
         self.index = index
@@ -121,27 +150,35 @@ class ArchiveReader:
     def _load_docker(self, path: Path) -> None:
         if "manifest.json" not in self.members:
             raise NotFound(f"{path} is not a docker-archive (no manifest.json)")
-        try:
-            entries = json.loads(self.read_member("manifest.json"))
-            assert isinstance(entries, list)
-        except (ValueError, AssertionError):
-            raise InvalidManifest(f"{path}: manifest.json is not a list") from None
+        entries = parse_json(
+            self.read_member("manifest.json", MAX_MANIFEST_JSON_SIZE),
+            what=f"{path}: manifest.json",
+            error=InvalidManifest,
+        )
+        if not isinstance(entries, list):
+            raise InvalidManifest(f"{path}: manifest.json is not a list")
         descs = []
         for i, entry in enumerate(entries):
             manifest = self._docker_manifest(path, entry, i)
             self.manifests[manifest.digest] = manifest.raw
-            tags = [str(t) for t in entry.get("RepoTags") or []] or [""]
+            repo_tags = entry.get("RepoTags") or []
+            if not isinstance(repo_tags, list) or not all(isinstance(t, str) for t in repo_tags):
+                raise InvalidManifest(f"{path}: manifest.json entry {i}: RepoTags is not a list")
+            tags = list(repo_tags) or [""]
             for tag in tags:
                 annotations = {ANNOTATION_REF_NAME: tag} if tag else {}
                 descs.append(manifest.descriptor(annotations=annotations))
         self.index = Index.build(descs)
 
     def _docker_manifest(self, path: Path, entry: Any, i: int) -> ImageManifest:
-        try:
-            config_name = str(entry["Config"])
-            layer_names = [str(x) for x in entry["Layers"]]
-        except (KeyError, TypeError):
-            raise InvalidManifest(f"{path}: manifest.json entry {i} lacks Config/Layers") from None
+        config_name = entry.get("Config") if isinstance(entry, dict) else None
+        layer_names = entry.get("Layers") if isinstance(entry, dict) else None
+        if (
+            not isinstance(config_name, str)
+            or not isinstance(layer_names, list)
+            or not all(isinstance(x, str) for x in layer_names)
+        ):
+            raise InvalidManifest(f"{path}: manifest.json entry {i} lacks Config/Layers")
         config_raw = self.read_member(config_name)
         config = Descriptor.of(mt.DOCKER_CONFIG, config_raw)
         self.blob_files[config.digest] = config_name

@@ -14,6 +14,7 @@ import io
 import tarfile
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from hoist.model.descriptor import Descriptor
 from hoist.model.digest import CHUNK, Digest, Readable, VerifyingReader, digest_of
 from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
 from hoist.model.reference import LayoutReference
-from hoist.store.archive.reader import ArchiveReader, MemberSlice
+from hoist.store.archive.reader import ArchiveReader, MemberSlice, tar_problem
 from hoist.store.archive.writer import ArchiveWriter
 from hoist.store.referrers import referrer_descriptor
 from hoist.store.verified import VerifiedContent, verify_bytes
@@ -326,8 +327,8 @@ def open_archive(path: str, name: str | None = None) -> tuple[ArchiveStore, Layo
     try:
         with tarfile.open(path, "r:*") as tar:
             names = {n.removeprefix("./") for n in tar.getnames()}
-    except (tarfile.TarError, OSError) as exc:
-        raise InvalidManifest(f"{path}: not a readable tar archive: {exc}") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise InvalidManifest(f"{path}: {tar_problem(exc, path)}") from None
     if "oci-layout" in names:
         kind = "oci-archive"
     elif "manifest.json" in names:

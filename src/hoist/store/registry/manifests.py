@@ -60,10 +60,7 @@ def manifest_get(conn: Connection, r: Reference) -> Manifest:
     """The manifest ``r`` names: at most 4 MiB, its bytes checked against ``r``'s digest or the
     registry's Docker-Content-Digest."""
     with manifest_request(conn, "GET", r, stream=True) as response:
-        declared = response.content_length
-        if declared is not None and declared > MAX_MANIFEST_SIZE:
-            raise InvalidManifest(f"manifest of {declared} bytes is over the 4 MiB limit")
-        raw = response.read(MAX_MANIFEST_SIZE + 1)
+        raw = response.read_capped(MAX_MANIFEST_SIZE, what="manifest", error=InvalidManifest)
         media_type = response.headers.get("Content-Type", "")
         header_digest = response.headers.get("Docker-Content-Digest")
     check_digest(r, raw, header_digest)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from hoist.errors import InvalidManifest, ManifestNotFound, RegistryError
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import EMPTY_DESCRIPTOR
-from hoist.model.manifest import Index, parse_manifest
+from hoist.model.manifest import MAX_MANIFEST_SIZE, Index, parse_manifest
 from hoist.store.referrers import fallback_tag, referrer_descriptor
 from hoist.store.registry.manifests import manifest_get, manifest_head, manifest_put
 
@@ -51,18 +51,21 @@ def referrers_api_list(
             headers={"Accept": mt.OCI_INDEX},
             scopes=conn.scope(r),
             expect=(200, 404),
+            stream=True,
         )
     except RegistryError as exc:
         if exc.status in (400, 405):
             conn.remember_referrers_api(r.api_host, False)
             return None
         raise
-    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-    if response.status == 404 or content_type != mt.OCI_INDEX:
-        conn.remember_referrers_api(r.api_host, False)
-        return None
-    conn.remember_referrers_api(r.api_host, True)
-    index = parse_manifest(response.read(), mt.OCI_INDEX)
+    with response:
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if response.status == 404 or content_type != mt.OCI_INDEX:
+            conn.remember_referrers_api(r.api_host, False)
+            return None
+        conn.remember_referrers_api(r.api_host, True)
+        raw = response.read_capped(MAX_MANIFEST_SIZE, what="referrers list", error=InvalidManifest)
+    index = parse_manifest(raw, mt.OCI_INDEX)
     found = list(index.manifests) if isinstance(index, Index) else []
     if artifact_type and "artifactType" not in response.headers.get("OCI-Filters-Applied", ""):
         found = [d for d in found if d.artifact_type == artifact_type]

@@ -3,14 +3,15 @@ deleting one tag while the image it named (and its other tags) survive."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
 
-from hoist.errors import NotFound, RegistryError, Unsupported
+from hoist.errors import InvalidInput, NotFound, RegistryError, Unsupported
 from hoist.model.descriptor import EMPTY_DESCRIPTOR
+from hoist.model.jsonvalue import parse_json
 from hoist.model.manifest import ImageManifest
 from hoist.store.registry.connection import MANIFEST_NOT_FOUND, not_found
 from hoist.store.registry.manifests import manifest_delete, manifest_head, manifest_put
@@ -20,12 +21,22 @@ if TYPE_CHECKING:
     from hoist.model.reference import Reference
     from hoist.store.registry.connection import Connection
 
-__all__ = ["MAX_PAGES", "repo_list", "tag_delete", "tag_list", "tag_list_page"]
+__all__ = [
+    "MAX_LIST_BYTES",
+    "MAX_PAGES",
+    "next_link",
+    "repo_list",
+    "tag_delete",
+    "tag_list",
+    "tag_list_page",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 10_000
 """Tag or catalog pages followed at most (a registry whose Link never ends is an error)."""
+MAX_LIST_BYTES = 64 * 1024 * 1024
+"""Bytes of tag or catalog pages read at most, all pages together (millions of names)."""
 
 
 def _paginate(
@@ -44,6 +55,7 @@ def _paginate(
         query.append(("last", last))
     url: str | None = path
     count = 0
+    budget = MAX_LIST_BYTES
     seen: set[str] = set()
     while url:
         if url in seen or len(seen) >= MAX_PAGES:
@@ -52,23 +64,58 @@ def _paginate(
             )
         seen.add(url)
         try:
-            response = conn.transport.request("GET", r.api_host, url, query=query, scopes=scopes)
+            response = conn.transport.request(
+                "GET", r.api_host, url, query=query, scopes=scopes, stream=True
+            )
         except RegistryError as exc:
             if key == "tags":
                 not_found(exc, MANIFEST_NOT_FOUND, NotFound, f"repository {r.name}")
             raise
-        body = response.read()
-        try:
-            items = json.loads(body).get(key) or []
-        except (ValueError, AttributeError):
-            raise RegistryError(None, f"malformed {key} list", status=200) from None
+        with response:
+            try:
+                body = response.read_capped(budget, what=f"{key} list")
+            except InvalidInput:
+                if budget == MAX_LIST_BYTES:
+                    raise
+                raise InvalidInput(
+                    f"{key} lists from {r.api_host} are over the {MAX_LIST_BYTES >> 20} MiB "
+                    f"limit in all ({len(seen)} pages)"
+                ) from None
+        budget -= len(body)
+        items = _items(body, key, r.api_host)
         for item in items:
             yield str(item)
             count += 1
             if limit and count >= limit:
                 return
-        url = _next_link(response.headers.get("Link"))
+        url = _page_url(response.url, next_link(response.headers.get("Link")), key)
         query = []
+
+
+def _page_url(current: str, target: str | None, key: str) -> str | None:
+    """The next page's absolute URL: ``target`` resolved against the page it came with."""
+    if not target:
+        return None
+    try:
+        url = urljoin(current, target)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"{key} list: the next page's Link {target[:200]!r} is not a URL")
+    return url
+
+
+def _items(body: bytes, key: str, host: str) -> list[str]:
+    """The names of one page: ``{"<key>": [...]}`` (null or missing: none)."""
+    data = parse_json(body, what=f"{key} list from {host}")
+    items = data.get(key) if isinstance(data, dict) else ()
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise InvalidInput(f"{key} list from {host} is not a JSON object with a list of names")
+    return items
 
 
 def tag_list(conn: Connection, r: Reference) -> list[str]:
@@ -132,8 +179,8 @@ def tag_delete(conn: Connection, r: Reference) -> None:
     manifest_delete(conn, r.by_digest(throwaway.digest))
 
 
-def _next_link(header: str | None) -> str | None:
-    """The target of ``Link: <url>; rel="next"``, if any."""
+def next_link(header: str | None) -> str | None:
+    """The target of ``Link: <url>; rel="next"``, if any (any header text: never raises)."""
     if not header:
         return None
     for part in header.split(","):
