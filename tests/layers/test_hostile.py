@@ -199,3 +199,15 @@ def test_pax_number_of_5000_digits_is_an_invalid_layer(key: str, tmp_path: Path)
     info.pax_headers = {key: "9" * 5000}
     with pytest.raises(InvalidLayer, match="bad tar data"):
         _unpack(_tar((info, data)), tmp_path / "root")
+
+
+def test_pax_header_over_the_cap_is_refused_before_it_is_parsed() -> None:
+    """CPython's PAX parser is quadratic in the record size before 3.11.10 (CVE-2024-6232):
+    a header over MAX_HEADER_SIZE is refused unread."""
+    from hoist.layers.entries import MAX_HEADER_SIZE
+
+    info, data = _file("f")
+    info.pax_headers = {"comment": "x" * (MAX_HEADER_SIZE + 1)}
+    blob = _tar((info, data))
+    with pytest.raises(UnsafeLayer, match="extended header"):
+        list(walk_layer(LayerStream(io.BytesIO(blob), compression="none")))

@@ -32,8 +32,12 @@ __all__ = [
 
 TAR_BUFSIZE = 16 * 1024
 """Block size tarfile's stream mode reads with (it copies its buffer on every small read)."""
-MAX_HEADER_SIZE = 16 * 1024 * 1024
-"""PAX and GNU long-name headers larger than this are refused instead of read into memory."""
+MAX_HEADER_SIZE = 64 * 1024
+"""PAX and GNU long-name headers larger than this are refused instead of read.
+
+Real ones hold a long path or a few xattrs (well under 8 KiB). The cap is low because CPython's
+tarfile before 3.11.10/3.12.6 parses PAX records in time quadratic in their size
+(CVE-2024-6232): a 64 KiB record is seconds, a 16 MiB one would be hours."""
 
 KINDS = ("file", "dir", "symlink", "hardlink", "char", "block", "fifo", "whiteout", "opaque")
 """Entry kinds; the last two are deletions."""
