@@ -545,3 +545,14 @@ def test_insecure_setting(serve: Any, tmp_path: Path) -> None:
 )
 def test_is_loopback(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+@pytest.mark.parametrize(
+    "location", ["http://[bad/x", "http://127.0.0.1:99999/x", "ftp://127.0.0.1/x", "http:///x"]
+)
+def test_redirect_to_a_location_that_is_no_url_is_a_transport_error(
+    serve: Any, location: str
+) -> None:
+    srv = serve(lambda r: r.reply(307, headers={"Location": location}))
+    with make() as t, pytest.raises(TransportError, match="redirect"):
+        t.request("GET", srv.host, "/v2/app/blobs/sha256:1")

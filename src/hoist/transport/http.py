@@ -441,7 +441,7 @@ class Transport:
                 raise TransportError(
                     f"{netloc}: cannot follow a redirect: the request body cannot be sent again"
                 )
-            target = urljoin(url, location)
+            target = _redirect_target(netloc, url, location)
             log.debug("%s %s -> %d %s", method, url, raw.status, target)
             url = target
 
@@ -823,3 +823,16 @@ def _read_quietly(raw: urllib3.BaseHTTPResponse) -> bytes:
         return raw.read(MAX_ERROR_BODY, decode_content=False)
     except (u3.HTTPError, OSError):
         return b""
+
+
+def _redirect_target(netloc: str, url: str, location: str) -> str:
+    """The absolute http(s) URL a redirect's ``Location`` names; TransportError otherwise."""
+    try:
+        target = urljoin(url, location)
+        parts = urlsplit(target)
+        _ = parts.port  # raises ValueError when out of range
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TransportError(f"{netloc}: redirect to {location[:200]!r}, which is no http(s) URL")
+    return target
