@@ -12,6 +12,7 @@ from hoist.location import Location
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference
 from hoist.store.ocidir import OCIDirStore
+from hoist.testing.sample import DEMO_TAGS
 
 AMD64 = Platform("linux", "amd64")
 
@@ -36,6 +37,13 @@ def test_demo_walks_through_an_image(tmp_path: Path) -> None:
     assert re.search(r"demo/app tags: stable, v1", out)  # step 9
     assert "Stopped the registry and removed its files." in out
     assert "Traceback" not in done.stderr
+    # every command is one line to paste (step 3's used to wrap), with no placeholder
+    commands = [line for line in out.splitlines() if line.startswith("$ ")]
+    assert len(commands) == 10
+    assert any(c.endswith("--format raw | sha256sum") and "@sha256:" in c for c in commands)
+    assert not [c for c in commands if "<" in c]
+    # the layout holds the tags the README's examples use
+    assert OCIDirStore().tag_list(LayoutReference("ocidir", str(layout))) == sorted(DEMO_TAGS)
     store = OCIDirStore()
     app = Image(Location(store, LayoutReference("ocidir", str(layout), "app")))
     base = Image(Location(store, LayoutReference("ocidir", str(layout), "base")), platform=AMD64)

@@ -247,3 +247,31 @@ def test_layers_diff_ids(capsysbinary: Capture, samples: Path, tmp_path: Path) -
     (row,) = [r for r in json.loads(out) if r["index"] is not None]
     assert row["computed_diff_id"] == str(layer.diff_id) and row["diff_id_match"] is False
     assert row["diff_id"] == str(digest_of(b"nope"))
+
+
+def test_diff_exit_code(capsysbinary: Capture, samples: Path) -> None:
+    """--exit-code: 3 when the images differ (checked, and the answer is no), 0 when not."""
+    base, app = at(samples, "base"), at(samples, "app")
+    assert run(capsysbinary, "image", "diff", app, app, "--exit-code")[0] == 0
+    code, out, _ = run(capsysbinary, "image", "diff", base, app, "--exit-code")
+    assert code == 3 and "+ env APP_PORT: 8080" in out.decode()
+    assert run(capsysbinary, "image", "diff", base, app)[0] == 0  # without it: 0, as before
+    code, out, _ = run(capsysbinary, "image", "diff", base, app, "--exit-code", "--format", "json")
+    assert code == 3 and json.loads(out)["identical"] is False
+
+
+def test_unpack_refuses_a_directory_that_is_not_empty(
+    capsysbinary: Capture, samples: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "root"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep me\n")
+    code, _, err = run(capsysbinary, "image", "unpack", at(samples, "app"), str(target))
+    assert code == 1 and "is not empty" in err and "--force" in err
+    assert sorted(p.name for p in target.iterdir()) == ["mine.txt"]
+    code, _, err = run(capsysbinary, "image", "unpack", at(samples, "app"), str(target), "--force")
+    assert code == 0, err
+    assert (target / "mine.txt").read_text() == "keep me\n" and (target / "etc/app.conf").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(capsysbinary, "image", "unpack", at(samples, "app"), str(empty))[0] == 0

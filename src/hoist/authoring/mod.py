@@ -60,6 +60,7 @@ _TO_DOCKER = {
     mt.OCI_LAYER_ND_GZIP: mt.DOCKER_FOREIGN_LAYER,
 }
 _TO_OCI = {v: k for k, v in _TO_DOCKER.items()}
+_TO_OCI["application/vnd.docker.image.rootfs.diff.tar.zstd"] = mt.OCI_LAYER_ZSTD  # moby's
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def _step(console: Console, n: int, title: str, command: str, note: str = "") ->
     console.print(Rule(f"[bold]{n}. {title}", align="left", style="cyan"))
     if note:
         console.print(note, style="dim")
-    console.print(f"$ {command}", style="bold green")
+    console.print(f"$ {command}", style="bold green", soft_wrap=True)  # one line to paste
 
 
 def _run(console: Console, tmp: Path, keep: bool, layout: str | None) -> None:
@@ -168,7 +168,7 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
             console,
             6,
             "Two digests per layer: the compressed blob's and the tar's",
-            f"hoist blob get {app_ref} <digest> | gunzip | sha256sum",
+            f"hoist blob get {app_ref} {app.layers[0].digest} | gunzip | sha256sum",
         )
         table = Table(
             "#", "blob digest (manifest)", "diff_id (config)", "gunzip | sha256", box=None
@@ -214,12 +214,19 @@ def _walk(console: Console, host: str, layout: str | None) -> None:
         if layout:
             from hoist.model.reference import LayoutReference
             from hoist.store.ocidir import OCIDirStore
+            from hoist.testing.sample import DEMO_TAGS, write_demo_layout
 
             target = LayoutReference("ocidir", str(Path(layout).resolve()), None)
             layout_store = OCIDirStore()
             for src, name in ((base_at, "base"), (app_at, "app")):
                 image_copy(src, Location(layout_store, target.with_tag(name)))
-            console.print(f"\nThe images are in {target} too (tags base, app): try")
-            console.print(f"$ hoist image inspect {target.with_tag('app')}", style="bold green")
+            more = [t for t in DEMO_TAGS if t not in ("base", "app")]
+            write_demo_layout(layout_store, target, more)  # what the README's examples use
+            console.print(f"\nThe images are in {target} too (tags {', '.join(DEMO_TAGS)}): try")
+            console.print(
+                f"$ hoist image inspect {target.with_tag('app')}",
+                style="bold green",
+                soft_wrap=True,
+            )
     finally:
         store.close()

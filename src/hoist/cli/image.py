@@ -87,7 +87,11 @@ def image_ratelimit(ctx: click.Context, reference: str, fmt: str) -> None:
 @format_option("text", "json")
 @click.pass_context
 def image_inspect(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
-    """Show an image like `docker image inspect`, straight from where it lives."""
+    """Show an image like `docker image inspect`, straight from where it lives.
+
+    --format json keeps Docker's keys (Id, RepoTags, RootFS, ...), as docker image inspect
+    prints them; hoist's other JSON spells what OCI defines as OCI does (mediaType, digest).
+    """
     img = _image(ctx, reference, platform)
     info = img.inspect()
     if fmt == "json":

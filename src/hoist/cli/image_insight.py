@@ -328,6 +328,7 @@ def image_get_file(
     is_flag=True,
     help="Refuse symlinks whose target climbs above DIRECTORY (default: made, never followed).",
 )
+@click.option("--force", is_flag=True, help="Unpack into DIRECTORY even when it is not empty.")
 @max_size_option
 @format_option("text", "json")
 @click.pass_context
@@ -338,6 +339,7 @@ def image_unpack(
     platform: Platform | None,
     devices: bool | None,
     refuse_escaping: bool,
+    force: bool,
     max_size: int | None,
     fmt: str,
 ) -> None:
@@ -347,10 +349,17 @@ def image_unpack(
     through symlinks climbing out, are refused; absolute symlinks resolve inside DIRECTORY,
     as in a container. A symlink climbing out is itself made (never followed) unless
     --no-escaping-symlinks refuses it. Every layer's digest and diff_id is checked while it
-    streams.
+    streams. A DIRECTORY that is not empty is refused unless --force: the image's files then
+    land among what is there.
     """
+    from pathlib import Path
+
+    from hoist.errors import InvalidInput
     from hoist.files import unpack
 
+    target = Path(directory)
+    if not force and target.is_dir() and any(target.iterdir()):
+        raise InvalidInput(f"{directory} is not empty: unpack into a new directory, or --force")
     img = _image(ctx, reference, platform)
     result = unpack(
         img,

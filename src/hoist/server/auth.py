@@ -219,11 +219,18 @@ async def policy(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 class RequestLog(AbstractAccessLogger):
-    """One line per request: method, path, status, bytes sent, milliseconds, user."""
+    """One line per request: method, path, status, bytes sent, milliseconds, user.
+
+    What was not HTTP at all (aiohttp's ``UNKNOWN /``: above all the TLS handshake of a
+    client that tries https first on a loopback registry, as hoist and docker do) is logged
+    only at DEBUG: one such line per client would be noise.
+    """
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         user = request.get(USER_KEY, "-") if isinstance(request, web.Request) else "-"
-        self.logger.info(
+        not_http = request.method == "UNKNOWN" and response.status == 400
+        self.logger.log(
+            logging.DEBUG if not_http else logging.INFO,
             "%s %s %d %dB %.1fms %s",
             request.method,
             request.path_qs,

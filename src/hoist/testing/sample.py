@@ -2,6 +2,9 @@
 
 ``write_samples`` makes a two-platform base image and an app image built on it that shares
 the base layer, with a Dockerfile-like history, and writes them to any store.
+``write_demo_layout`` writes those and the images the README's examples use besides (the base
+moved on, a second version of the app, the app for each platform) into one OCI layout, as
+``hoist demo --layout DIR`` does.
 """
 
 from __future__ import annotations
@@ -24,7 +27,17 @@ if TYPE_CHECKING:
     from hoist.model.reference import ImageRef
     from hoist.store.base import Store
 
-__all__ = ["Layer", "SampleImage", "build_image", "make_layer", "write_image", "write_samples"]
+__all__ = [
+    "DEMO_TAGS",
+    "Layer",
+    "SampleImage",
+    "build_image",
+    "demo_images",
+    "make_layer",
+    "write_demo_layout",
+    "write_image",
+    "write_samples",
+]
 
 CREATED = "2024-01-01T00:00:00Z"
 
@@ -204,3 +217,102 @@ def write_samples(
     base = base_image([Platform("linux", "amd64"), Platform("linux", "arm64", "v8")])
     app = app_image(base, Platform("linux", "amd64"))
     return write_image(store, base_ref, base), write_image(store, app_ref, app)
+
+
+DEMO_TAGS = ("base", "app", "base-v2", "app-v2", "app-amd64", "app-arm64")
+"""The tags of :func:`write_demo_layout`, in the order written."""
+
+
+def _base_v2(base: SampleImage) -> SampleImage:
+    """The base moved on: each platform's layer kept, a security fix on top (an index)."""
+    blobs: dict[Any, bytes] = {}
+    children = []
+    fix = make_layer({"etc/": None, "etc/security-fix": b"patched\n"})
+    for child, desc in zip(base.children, _index_children(base), strict=True):
+        assert desc.platform is not None
+        layer_desc = child.layers[0]
+        blob = base.blobs[layer_desc.digest]
+        layer = Layer(blob, layer_desc, digest_of(gzip.decompress(blob)))
+        arch = desc.platform.architecture
+        manifest, more = build_image(
+            [layer, fix],
+            [
+                _step(f"ADD rootfs-{arch}.tar /"),
+                _step("COPY security-fix /etc/"),
+                _step('CMD ["/bin/sh"]', True),
+            ],
+            platform=desc.platform,
+            config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
+        )
+        blobs.update(more)
+        children.append(manifest)
+    descs = zip(children, _index_children(base), strict=True)
+    index = Index.build([m.descriptor(platform=d.platform) for m, d in descs])
+    return SampleImage(blobs, children, index)
+
+
+def _app_v2(app: SampleImage) -> SampleImage:
+    """The app's next version: one more layer (server.py deleted, main.py added, the config
+    file changed), a new port, entrypoint and label."""
+    assert isinstance(app.top, ImageManifest)
+    old = app.top
+    layers = [
+        Layer(app.blobs[d.digest], d, digest_of(gzip.decompress(app.blobs[d.digest])))
+        for d in old.layers
+    ]
+    v2 = make_layer(
+        {
+            "app/": None,
+            "app/.wh.server.py": b"",
+            "app/main.py": b"print('v2')\n",
+            "etc/": None,
+            "etc/app.conf": b"listen = 9090\n",
+        }
+    )
+    manifest, blobs = build_image(
+        [*layers, v2],
+        [
+            _step("ADD rootfs-amd64.tar /"),
+            _step('CMD ["/bin/sh"]', True),
+            _step("LABEL maintainer=hoist", True),
+            _step("COPY server.py /app/"),
+            _step("COPY app.conf /etc/"),
+            _step("COPY v2/ /"),
+            _step("LABEL version=2", True),
+            _step("ENV APP_PORT=9090", True),
+            _step("EXPOSE 9090/tcp", True),
+            _step('ENTRYPOINT ["python3", "/app/main.py"]', True),
+        ],
+        platform=Platform("linux", "amd64"),
+        config={
+            "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "APP_PORT=9090"],
+            "Entrypoint": ["python3", "/app/main.py"],
+            "ExposedPorts": {"9090/tcp": {}},
+            "Labels": {"maintainer": "hoist", "version": "2"},
+        },
+    )
+    return SampleImage(blobs, [], manifest)
+
+
+def demo_images() -> dict[str, SampleImage]:
+    """The images of :func:`write_demo_layout` by tag (see :data:`DEMO_TAGS`)."""
+    amd64, arm64 = Platform("linux", "amd64"), Platform("linux", "arm64", "v8")
+    base = base_image([amd64, arm64])
+    app = app_image(base, amd64)
+    return {
+        "base": base,
+        "app": app,
+        "base-v2": _base_v2(base),
+        "app-v2": _app_v2(app),
+        "app-amd64": app,
+        "app-arm64": app_image(base, arm64),
+    }
+
+
+def write_demo_layout(
+    store: Store, layout: ImageRef, tags: Sequence[str] = DEMO_TAGS
+) -> dict[str, Descriptor]:
+    """Write the demo's images (``tags`` of :func:`demo_images`) to ``layout``, each under its
+    tag: the layout ``hoist demo --layout DIR`` leaves and the README's examples use."""
+    images = demo_images()
+    return {tag: write_image(store, layout.with_tag(tag), images[tag]) for tag in tags}
