@@ -374,3 +374,122 @@ def test_child_listed_by_two_indexes_lands_before_both(tmp_path: Path) -> None:
         pushed = [s.path.rsplit("/", 1)[1] for s in reg.server.requests() if s.method == "PUT"]
         pushed = [p for p in pushed if p.startswith("sha256:") or p == "nested"]
         assert pushed == [str(reg.image.digest), str(inner.digest), "nested"]
+
+
+def _spy(store: Any) -> list[str]:
+    """``METHOD path`` of every request ``store`` sends from now on (query strings cut)."""
+    calls: list[str] = []
+    request = store.transport.request
+
+    def spy(method: str, host: str, path: str, **kw: Any) -> Any:
+        calls.append(f"{method} {path.split('?')[0].split(host, 1)[-1]}")
+        return request(method, host, path, **kw)
+
+    store.transport.request = spy
+    return calls
+
+
+def test_cold_copy_asks_about_each_blob_once(
+    sample: SampleImage,
+    registry_anon: RegistryServer,
+    registry_anon2: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+) -> None:
+    """One existence check per blob at the destination (it used to be two: the copy's HEAD
+    and blob_put's), then one session and one PUT each; the manifests last."""
+    reg1, reg2 = registry_store(registry_anon), registry_store(registry_anon2)
+    src = Reference(registry_anon.host, repo_name, "v1")
+    write_image(reg1, src, sample)
+    calls = _spy(reg2)
+    dst = Reference(registry_anon2.host, repo_name, "v1")
+    result = image_copy(Location(reg1, src), Location(reg2, dst))
+    assert set(result.copied) == set(sample.blobs)
+    blob_heads = sorted(c for c in calls if c.startswith("HEAD") and "/blobs/" in c)
+    assert blob_heads == sorted(f"HEAD /v2/{repo_name}/blobs/{d}" for d in sample.blobs)
+    assert sum(c.startswith("POST") for c in calls) == len(sample.blobs)
+    assert sum(c.startswith("PUT") and "/blobs/uploads/" in c for c in calls) == len(sample.blobs)
+    manifests = [c for c in calls if c.startswith("PUT") and "/manifests/" in c]
+    assert manifests[-1] == f"PUT /v2/{repo_name}/manifests/v1"
+    assert len(manifests) == len(sample.children) + 1
+    assert calls[0] == f"HEAD /v2/{repo_name}/manifests/v1"
+    assert len(calls) == 1 + 3 * len(sample.blobs) + len(sample.children) + 1
+    assert _raw_at(dst) == sample.top.raw
+
+
+def test_repo_copy_sends_each_shared_digest_once(
+    registry_anon: RegistryServer,
+    registry_anon2: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+) -> None:
+    """Five tags naming two indexes that share two platforms' images: every blob and child
+    manifest crosses once, every tag is put; a second run is one HEAD per tag."""
+    from hoist.copy import repo_copy
+
+    two = base_image(PLATFORMS[:2])
+    three = base_image(PLATFORMS)  # the same images for the first two platforms, and one more
+    assert {c.digest for c in two.children} < {c.digest for c in three.children}
+    reg1, reg2 = registry_store(registry_anon), registry_store(registry_anon2)
+    src = Reference(registry_anon.host, repo_name, "t1")
+    write_image(reg1, src, two)
+    write_image(reg1, src.with_tag("t4"), three)
+    for tag, image in (("t2", two), ("t3", two), ("t5", three)):
+        reg1.manifest_put(src.with_tag(tag), image.top)
+    tags = ["t1", "t2", "t3", "t4", "t5"]
+    calls = _spy(reg2)
+    dst = Reference(registry_anon2.host, repo_name, "t1")
+    result = repo_copy(Location(reg1, src), Location(reg2, dst), tags)
+    blobs = set(two.blobs) | set(three.blobs)
+    assert sorted(result.copied) == sorted(blobs) and result.up_to_date == []
+    assert sum(c.startswith("PUT") and "/blobs/uploads/" in c for c in calls) == len(blobs)
+    children = {c.digest for c in three.children}
+    by_digest = [c for c in calls if c.startswith("PUT") and "/manifests/sha256:" in c]
+    assert sorted(by_digest) == sorted(f"PUT /v2/{repo_name}/manifests/{d}" for d in children)
+    by_tag = sorted(c for c in calls if c.startswith("PUT") and "/manifests/t" in c)
+    assert by_tag == [f"PUT /v2/{repo_name}/manifests/{t}" for t in tags]
+    for tag, image in (("t1", two), ("t3", two), ("t5", three)):
+        assert result.tags[tag].digest == image.top.digest
+        assert _raw_at(dst.with_tag(tag)) == image.top.raw
+    calls.clear()
+    again = repo_copy(Location(reg1, src), Location(reg2, dst), tags)
+    assert again.up_to_date == tags and again.copied == []
+    assert sorted(calls) == [f"HEAD /v2/{repo_name}/manifests/{t}" for t in tags]
+
+
+def test_copy_into_a_layout_syncs_once_then_writes_its_index(
+    sample: SampleImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No fsync per blob into a layout: one sync of the filesystem at the end of the copy,
+    then index.json, once."""
+    import hoist.store.ocidir as ocidir
+
+    store = OCIDirStore()
+    src = _layout(tmp_path, "src")
+    write_image(store, src, sample)
+    events: list[str] = []
+    blob_fsyncs: list[str] = []
+    fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if "/dst/blobs/" in target:
+            blob_fsyncs.append(target)
+        fsync(fd)
+
+    write_index = OCIDirStore._write_index
+
+    def counting_write_index(self: OCIDirStore, root: Path, obj: Any) -> None:
+        events.append(f"index {Path(root).name}")
+        write_index(self, root, obj)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    monkeypatch.setattr(ocidir, "sync_filesystem", lambda path: events.append("sync"))
+    monkeypatch.setattr(OCIDirStore, "_write_index", counting_write_index)
+    dst = _layout(tmp_path, "dst")
+    result = image_copy(Location(store, src), Location(store, dst))
+    assert len(result.copied) == len(sample.blobs)
+    assert blob_fsyncs == []
+    assert events == ["sync", "index dst"]
+    assert store.manifest_get(dst).raw == sample.top.raw
+    assert _raw_at(dst) == sample.top.raw

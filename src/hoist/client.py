@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hoist.errors import InvalidInput, Unsupported
-from hoist.image import Image
 from hoist.location import Location
 from hoist.model.platform import PlatformLike, as_platform, as_platforms
 from hoist.model.reference import ImageRef, parse_reference
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from hoist.config.credentials import CredentialProvider, Credentials
     from hoist.config.settings import RegistrySettings, TLSMode
     from hoist.copy import CopyResult, Progress
+    from hoist.image import Image
     from hoist.model.descriptor import Descriptor
     from hoist.store.base import Store
 
@@ -246,6 +246,8 @@ class Client:
     def image(self, where: Target, *, platform: PlatformLike | None = None) -> Image:
         """A lazy view of the image ``where`` names (an index resolves to ``platform``,
         default the local one)."""
+        from hoist.image import Image  # not on the start path of commands that need no image
+
         return Image(self.at(where), platform=None if platform is None else as_platform(platform))
 
     def tags(self, repository: Target) -> list[str]:

@@ -61,20 +61,35 @@ def repo_copy(
     quiet: bool,
     fmt: str,
 ) -> None:
-    """Mirror every tag of SRC's repository to DST's; prints each tag's digest."""
+    """Mirror every tag of SRC's repository to DST's; prints each tag's digest (with
+    --format json the tags and each blob copied, mounted or skipped).
+
+    The tags are copied together: a manifest or blob they share is copied once."""
     from hoist.cli.progress import make_progress
-    from hoist.copy import image_copy
+    from hoist.copy import repo_copy
     from hoist.tags import tag_filter
 
     source, target = get_location(ctx, src), get_location(ctx, dst)
     tags = tag_filter(source.tag_list(), include, exclude)
     progress, running = make_progress(quiet)
-    copied = {}
     with running:
-        for t in tags:
-            result = image_copy(source.with_tag(t), target.with_tag(t), options, progress=progress)
-            copied[t] = result.descriptor.to_dict()
-            if fmt != "json":
-                click.echo(f"{t} {result.descriptor.digest}")
+        result = repo_copy(source, target, tags, options, progress=progress)
     if fmt == "json":
-        emit_json({"source": str(source), "destination": str(target), "tags": copied})
+        emit_json(
+            {
+                "source": str(source),
+                "destination": str(target),
+                "tags": {t: result.tags[t].to_dict() for t in tags},
+                "up_to_date": result.up_to_date,
+                "manifests": [str(d) for d in result.manifests],
+                "blobs": {
+                    "copied": [str(d) for d in result.copied],
+                    "mounted": [str(d) for d in result.mounted],
+                    "skipped": [str(d) for d in result.skipped],
+                },
+                "bytes_copied": result.bytes_copied,
+            }
+        )
+        return
+    for t in tags:
+        click.echo(f"{t} {result.tags[t].digest}")

@@ -21,7 +21,6 @@ import binascii
 import json
 import logging
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -294,6 +293,8 @@ class CredentialStore:
 
     def _run_helper(self, helper: str, action: str, stdin: str, host: str) -> str | None:
         """Run ``docker-credential-<helper> <action>``; None when it answers "not found"."""
+        import subprocess  # only where a credential helper runs: not on every start
+
         program = f"docker-credential-{helper}"
         try:
             proc = subprocess.run(

@@ -88,15 +88,29 @@ class VerifyingReader:
 
     Reading past ``size`` raises at once; a digest or size mismatch raises at end of stream,
     so a caller that consumes the whole stream never trusts a body it did not hash.
+    :meth:`hand_over` stops the hashing (never the size checks) for bytes whose receiver
+    checks the digest itself.
     """
 
     def __init__(self, source: Readable, expected: Digest, size: int | None = None) -> None:
         self._source = source
         self.expected = expected
         self.size = size
-        self._hash = expected.hasher()
+        self._hash: Any = expected.hasher()
         self.read_bytes = 0
         self.verified = False
+        self.handed_over = False
+        """Whether :meth:`hand_over` moved the digest check to the receiver of the bytes."""
+
+    def hand_over(self) -> None:
+        """Leave the digest check to whoever receives these bytes (a registry that verifies an
+        upload against its ``?digest=``, obliged by the distribution spec): no hashing from
+        here on, sizes still checked, and :attr:`verified` stays False. Only before the first
+        byte."""
+        if self.read_bytes:
+            raise ValueError("hand_over after reading began")
+        self._hash = None
+        self.handed_over = True
 
     def read(self, size: int = -1, /) -> bytes:
         if size is None or size < 0:
@@ -113,7 +127,8 @@ class VerifyingReader:
                     expected=str(self.size),
                     actual=f">{self.size}",
                 )
-            self._hash.update(data)
+            if self._hash is not None:
+                self._hash.update(data)
         elif size > 0 and not self.verified:
             self._finish()
         return data
@@ -125,6 +140,8 @@ class VerifyingReader:
                 expected=str(self.size),
                 actual=str(self.read_bytes),
             )
+        if self._hash is None:
+            return  # handed over: the receiver checks the digest
         actual = Digest(self.expected.algorithm, self._hash.hexdigest())
         if actual != self.expected:
             raise DigestMismatch(

@@ -8,6 +8,8 @@ reference it acts on. Abilities only some backends have are small extra protocol
 ability            method                        stores
 =================  ============================  ==========================
 BlobMounter        ``blob_mount``                registry
+BlobReceiver       ``blob_receive``              registry
+WriteBatcher       ``write_batch``               OCI layout
 Cataloger          ``repo_list``                 registry
 TagPager           ``tag_list_page``             registry
 RateLimited        ``ratelimit``                 registry
@@ -23,6 +25,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest, Readable
     from hoist.model.manifest import Manifest
@@ -32,12 +36,15 @@ __all__ = [
     "Aborter",
     "BlobMounter",
     "BlobReader",
+    "BlobReceiver",
+    "BlobSource",
     "Cataloger",
     "GarbageCollector",
     "PutChecker",
     "RateLimited",
     "Store",
     "TagPager",
+    "WriteBatcher",
 ]
 
 
@@ -123,6 +130,40 @@ class BlobMounter(Protocol):
         ...
 
 
+class BlobSource(Protocol):
+    """A blob another store holds, opened on demand: :meth:`start` sends the request for it
+    while the receiver gets ready (so the two go out together), :meth:`open` waits for it."""
+
+    def start(self) -> None:
+        """Begin opening the blob in the background (idempotent)."""
+        ...
+
+    def open(self) -> BlobReader:
+        """The blob's reader (verifying, as ``blob_get`` returns it); the caller closes it."""
+        ...
+
+
+@runtime_checkable
+class BlobReceiver(Protocol):
+    """Stores that take a blob from another store in as few round trips as they can: one
+    existence check (none where a mount answers it), the upload session opened while the
+    source's bytes are requested."""
+
+    def blob_receive(
+        self,
+        ref: ImageRef,
+        desc: Descriptor,
+        source: BlobSource,
+        *,
+        mount_from: ImageRef | None = None,
+        check: bool = True,
+    ) -> str:
+        """Store ``desc``'s blob in ``ref``'s repository: ``exists`` (already there; not asked
+        without ``check``), ``mounted`` (from ``mount_from``, a repository of the same
+        registry) or ``copied`` (read from ``source``)."""
+        ...
+
+
 @runtime_checkable
 class Cataloger(Protocol):
     """Stores that can list their repositories."""
@@ -162,6 +203,18 @@ class PutChecker(Protocol):
 
     def manifest_put_check(self, ref: ImageRef, manifest: Manifest) -> None:
         """Raise what ``manifest_put(ref, manifest)`` would raise about the store itself."""
+        ...
+
+
+@runtime_checkable
+class WriteBatcher(Protocol):
+    """Stores that can make many writes durable at once: within :meth:`write_batch`, blobs and
+    manifests land atomically (renamed into place, verified) but are not synced one by one;
+    leaving the block syncs them all before it returns, and the tags it wrote (an OCI layout's
+    index.json) are published only then."""
+
+    def write_batch(self, ref: ImageRef) -> AbstractContextManager[None]:
+        """A block of writes to ``ref``'s layout, synced once at its end."""
         ...
 
 

@@ -66,9 +66,22 @@ class VerifiedContent:
     A source that verifies itself for ``digest`` and ``size`` (see :func:`self_verifying`) is
     only counted: it raises on a mismatch itself, and hashing its bytes a second time would cost
     a full pass of the CPU over the blob. Reading past ``size`` raises at once.
+
+    ``receiver_verifies`` (with a ``digest``) says the bytes go to a receiver that checks the
+    digest itself: a registry completing an upload with ``?digest=`` must refuse other content
+    (distribution-spec), so neither this nor a self-verifying source hashes (its digest check is
+    handed over, :meth:`~hoist.model.digest.VerifyingReader.hand_over`); sizes are still
+    checked here. :attr:`handed_over` is then True and the caller checks the receiver's answer.
     """
 
-    def __init__(self, content: bytes | Readable, digest: Digest | None, size: int | None) -> None:
+    def __init__(
+        self,
+        content: bytes | Readable,
+        digest: Digest | None,
+        size: int | None,
+        *,
+        receiver_verifies: bool = False,
+    ) -> None:
         if isinstance(content, bytes | bytearray | memoryview):
             content = io.BytesIO(bytes(content))
         self._source = content
@@ -77,7 +90,12 @@ class VerifiedContent:
         self.algorithm = digest.algorithm if digest is not None else "sha256"
         """The digest algorithm: ``digest``'s, else sha256."""
         self._verifier = self_verifying(content, digest, size)
-        self._hash = None if self._verifier is not None else hashlib.new(self.algorithm)
+        self.handed_over = receiver_verifies and digest is not None
+        """No digest was computed: the receiver of the bytes checks it (``receiver_verifies``)."""
+        if self.handed_over and self._verifier is not None:
+            self._verifier.hand_over()
+        own = self._verifier is None and not self.handed_over
+        self._hash = hashlib.new(self.algorithm) if own else None
         self._result: Digest | None = None
         self.count = 0
         """Bytes read so far."""
@@ -121,7 +139,10 @@ class VerifiedContent:
             return self._result
         for _ in self.chunks():  # the end is where a self-verifying source checks its digest
             pass
-        if self._verifier is not None:
+        if self.handed_over:
+            assert self._expected is not None
+            actual = self._expected  # as far as sizes go; the receiver checks the digest
+        elif self._verifier is not None:
             assert self._expected is not None
             if not self._verifier.verified:
                 raise DigestMismatch(

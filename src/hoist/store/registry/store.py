@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest, Readable, VerifyingReader
     from hoist.model.manifest import Manifest
+    from hoist.store.base import BlobSource
     from hoist.transport.http import Transport
 
 __all__ = ["RegistryStore", "registry_login_check"]
@@ -32,6 +33,7 @@ class RegistryStore:
     chunked (PATCH) uploads of at least that many bytes per request.
 
     Beyond the Store protocol it has the abilities :class:`~hoist.store.base.BlobMounter`,
+    :class:`~hoist.store.base.BlobReceiver`,
     :class:`~hoist.store.base.Cataloger`, :class:`~hoist.store.base.TagPager` and
     :class:`~hoist.store.base.RateLimited`.
     """
@@ -106,6 +108,26 @@ class RegistryStore:
             digest=digest,
             size=size,
             media_type=media_type,
+        )
+
+    def blob_receive(
+        self,
+        ref: ImageRef,
+        desc: Descriptor,
+        source: BlobSource,
+        *,
+        mount_from: ImageRef | None = None,
+        check: bool = True,
+    ) -> str:
+        """A copy's upload: one existence check or mount, then the source's bytes (see
+        :func:`hoist.store.registry.uploads.blob_receive`)."""
+        return uploads.blob_receive(
+            self.connection,
+            registry_ref(ref),
+            desc,
+            source,
+            mount_from=registry_ref(mount_from) if mount_from is not None else None,
+            check=check,
         )
 
     def blob_mount(self, ref: ImageRef, source: ImageRef, digest: Digest) -> bool:
