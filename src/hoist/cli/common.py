@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -414,6 +413,8 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
 
 def emit_json(obj: Any) -> None:
     """Pretty JSON on stdout."""
+    import json
+
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
 
 

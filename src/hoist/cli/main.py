@@ -9,7 +9,6 @@ helps: :mod:`hoist.cli.hints`); usage errors, a malformed reference among them, 
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
@@ -134,6 +133,8 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
     after the command's name (see each command's --help); so do -v and --debug. Commands
     that print or change things take --format json.
     """
+    import logging  # here, not at import: ``hoist --help`` never gets this far
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)  # a Python warning is a log line, never raw text on stderr
     state = ctx.ensure_object(dict)
