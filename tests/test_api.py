@@ -24,6 +24,9 @@ DOCUMENTED = {
     "artifact_select", "ReferrerFilter", "AnnotationFile",
     "ReferrerNode", "image_tree", "ImageTree", "image_check_base", "BaseCheck", "image_diff",
     "ImageDiff", "image_verify", "VerifyReport",
+    "image_flatten", "FlattenOptions", "FlattenResult", "image_rootfs", "RootfsExport",
+    "image_waste", "WasteReport", "image_sizes", "ImageSizes", "tag_sort", "tags_at_digest",
+    "tags_created", "RecordedBase",
     # pure values
     "Reference", "LayoutReference", "ImageRef", "parse_reference", "Digest", "digest_of",
     "Platform", "Descriptor", "Manifest", "ImageManifest", "Index", "parse_manifest",

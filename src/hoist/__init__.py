@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         artifact_tree,
     )
     from hoist.authoring.builder import BuildOptions, BuildResult, image_build
+    from hoist.authoring.flatten import FlattenOptions, FlattenResult, image_flatten
     from hoist.authoring.mod import Changes, Rebase, image_mod
     from hoist.client import Client, Target
     from hoist.copy import CopyOptions, CopyResult, Progress, blob_copy, image_copy
@@ -67,16 +68,21 @@ if TYPE_CHECKING:
     from hoist.index import index_add, index_create, index_remove
     from hoist.insight.base import BaseCheck, image_check_base
     from hoist.insight.diff import ImageDiff, image_diff
+    from hoist.insight.sizes import ImageSizes, image_sizes
     from hoist.insight.tree import ImageTree, image_tree
     from hoist.insight.verify import VerifyReport, image_verify
+    from hoist.insight.waste import WasteReport, image_waste
     from hoist.location import Location
+    from hoist.model.base_image import RecordedBase
     from hoist.model.config import ImageConfig, parse_config
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest, digest_of
     from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
     from hoist.model.platform import Platform, PlatformLike
     from hoist.model.reference import ImageRef, LayoutReference, Reference, parse_reference
+    from hoist.rootfs import RootfsExport, image_rootfs
     from hoist.store.base import Store
+    from hoist.tag_query import tag_sort, tags_at_digest, tags_created
 
 _EXPORTS: dict[str, str] = {
     # the client and where images live
@@ -101,6 +107,11 @@ _EXPORTS: dict[str, str] = {
     "image_build": "hoist.authoring.builder",
     "BuildOptions": "hoist.authoring.builder",
     "BuildResult": "hoist.authoring.builder",
+    "image_flatten": "hoist.authoring.flatten",
+    "FlattenOptions": "hoist.authoring.flatten",
+    "FlattenResult": "hoist.authoring.flatten",
+    "image_rootfs": "hoist.rootfs",
+    "RootfsExport": "hoist.rootfs",
     "index_create": "hoist.index",
     "index_add": "hoist.index",
     "index_remove": "hoist.index",
@@ -121,6 +132,13 @@ _EXPORTS: dict[str, str] = {
     "ImageDiff": "hoist.insight.diff",
     "image_verify": "hoist.insight.verify",
     "VerifyReport": "hoist.insight.verify",
+    "image_waste": "hoist.insight.waste",
+    "WasteReport": "hoist.insight.waste",
+    "image_sizes": "hoist.insight.sizes",
+    "ImageSizes": "hoist.insight.sizes",
+    "tag_sort": "hoist.tag_query",
+    "tags_at_digest": "hoist.tag_query",
+    "tags_created": "hoist.tag_query",
     # pure values
     "Reference": "hoist.model.reference",
     "LayoutReference": "hoist.model.reference",
@@ -136,6 +154,7 @@ _EXPORTS: dict[str, str] = {
     "parse_manifest": "hoist.model.manifest",
     "ImageConfig": "hoist.model.config",
     "parse_config": "hoist.model.config",
+    "RecordedBase": "hoist.model.base_image",
     # the error tree
     "HoistError": "hoist.errors",
     "InvalidInput": "hoist.errors",
@@ -177,6 +196,8 @@ __all__ = [
     "Digest",
     "DigestMismatch",
     "ErrorCode",
+    "FlattenOptions",
+    "FlattenResult",
     "HoistError",
     "Image",
     "ImageConfig",
@@ -184,6 +205,7 @@ __all__ = [
     "ImageInspect",
     "ImageManifest",
     "ImageRef",
+    "ImageSizes",
     "ImageTree",
     "Index",
     "InvalidConfig",
@@ -206,10 +228,12 @@ __all__ = [
     "PlatformNotFound",
     "Progress",
     "Rebase",
+    "RecordedBase",
     "Reference",
     "ReferrerFilter",
     "ReferrerNode",
     "RegistryError",
+    "RootfsExport",
     "Store",
     "Target",
     "TransportError",
@@ -217,6 +241,7 @@ __all__ = [
     "Unsupported",
     "UnsupportedMediaType",
     "VerifyReport",
+    "WasteReport",
     "__version__",
     "artifact_get",
     "artifact_list",
@@ -230,15 +255,22 @@ __all__ = [
     "image_copy",
     "image_diff",
     "image_export",
+    "image_flatten",
     "image_mod",
+    "image_rootfs",
+    "image_sizes",
     "image_tree",
     "image_verify",
+    "image_waste",
     "index_add",
     "index_create",
     "index_remove",
     "parse_config",
     "parse_manifest",
     "parse_reference",
+    "tag_sort",
+    "tags_at_digest",
+    "tags_created",
 ]
 
 

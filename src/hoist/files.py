@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from hoist.image import Image
     from hoist.location import Location
     from hoist.model.descriptor import Descriptor
+    from hoist.model.digest import Readable
 
 __all__ = [
     "LayerDigests",
     "blob_listing",
+    "check_diff_id",
     "find_layer",
     "layer_descriptors",
     "layer_digests",
@@ -43,12 +45,17 @@ Listings = MutableMapping[Digest, LayerListing]
 
 
 def open_layer(
-    image: Image, index: int, *, max_bytes: int | None = DEFAULT_MAX_BYTES
+    image: Image,
+    index: int,
+    *,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    blob: Readable | None = None,
 ) -> LayerStream:
-    """Layer ``index`` of ``image``, decompressing as it streams (use as a context manager)."""
+    """Layer ``index`` of ``image``, decompressing as it streams (use as a context manager);
+    read from ``blob`` (a copy of the layer's blob) when given, else from the image's store."""
     desc = image.layers[index]
     return LayerStream(
-        image.layer_reader(index),
+        image.layer_reader(index) if blob is None else blob,
         desc.media_type,
         name=f"layer {index} ({desc.digest})",
         size_hint=desc.size,
@@ -240,16 +247,18 @@ def unpack(
         with open_layer(image, i, max_bytes=max_bytes) as stream:
             unpacker.apply(stream, layer=i)
             diff_id = stream.finish()
-        _check_diff_id(i, desc, diff_id, diff_ids)
+        check_diff_id(i, desc, diff_id, diff_ids)
         unpacker.result.layers.append(
             {"digest": str(desc.digest), "diff_id": str(diff_id), "size": stream.size}
         )
     return unpacker.finish()
 
 
-def _check_diff_id(
+def check_diff_id(
     index: int, desc: Descriptor, diff_id: Digest, diff_ids: tuple[Digest, ...]
 ) -> None:
+    """DigestMismatch when layer ``index`` (``desc``) decompressed to ``diff_id`` but the
+    config's ``diff_ids`` say otherwise (a config listing too few says nothing)."""
     if index < len(diff_ids) and diff_ids[index] != diff_id:
         raise DigestMismatch(
             f"layer {index} ({desc.digest}): uncompressed digest {diff_id} differs from the "

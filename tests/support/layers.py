@@ -199,3 +199,14 @@ EXPECTED_FILES = {
     "home/u/.profile": b"export PS1='% '\n",
 }
 GONE = ["etc/old.conf", "data/a.txt", "data/sub", "opt/drop", "data2/old", "opt/keep/x"]
+
+
+def rich_layers() -> list[Layer]:
+    """The rich image's five layers: gzip, zstd, uncompressed, gzip, zstd."""
+    return [
+        tar_layer(BASE, "gzip"),
+        tar_layer(LOWER_DATA2, "zstd"),
+        tar_layer(MIDDLE, "none"),
+        tar_layer(TOP, "gzip"),
+        tar_layer([f("etc/motd", b"hi\n")], "zstd"),
+    ]

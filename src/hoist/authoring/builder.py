@@ -71,6 +71,7 @@ from hoist.authoring.steps import StepContext, apply_step
 from hoist.errors import HoistError, InvalidDockerfile, InvalidInput
 from hoist.layers.tarball import COMPRESSIONS, NewLayer
 from hoist.model import mediatype as mt
+from hoist.model.base_image import ANNOTATION_BASE_NAME
 from hoist.model.descriptor import Descriptor
 from hoist.model.digest import digest_of
 from hoist.model.manifest import ImageManifest, Index
@@ -379,7 +380,8 @@ class _Build:
             draft = state.draft
             blob = draft.config_blob(self.created)
             config = Descriptor(mt.OCI_CONFIG, digest_of(blob), len(blob))
-            manifest = ImageManifest.build(config, [x.descriptor for x in draft.layers])
+            layers = [x.descriptor for x in draft.layers]
+            manifest = ImageManifest.build(config, layers, annotations=draft.annotations)
             descriptor = write_manifest(
                 dst,
                 manifest,
@@ -391,9 +393,16 @@ class _Build:
             images.append(BuiltImage(state.image_platform, manifest, blob))
             children.append(manifest.descriptor(platform=state.image_platform))
         if multi:
-            descriptor = write_index(dst, Index.build(children))
+            descriptor = write_index(dst, Index.build(children, annotations=_index_base(states)))
         assert descriptor is not None
         return BuildResult(dst, descriptor, images, self.warnings)
+
+
+def _index_base(states: list[StageState]) -> dict[str, str]:
+    """The base name every platform image records, for the index too (when they agree)."""
+    names = {s.draft.annotations.get(ANNOTATION_BASE_NAME) for s in states}
+    name = names.pop() if len(names) == 1 else None
+    return {ANNOTATION_BASE_NAME: name} if name else {}
 
 
 def image_build(

@@ -86,6 +86,9 @@ class Draft:
     layers: list[DraftLayer] = field(default_factory=list)
     manifest: ImageManifest | None = None
     """The manifest of the image revised; None for a new image."""
+    annotations: dict[str, str] = field(default_factory=dict)
+    """The manifest's annotations: a revised image's own, a new image's base (see
+    :mod:`hoist.model.base_image`)."""
 
     # -- beginnings ------------------------------------------------------------------------
 
@@ -147,7 +150,8 @@ class Draft:
             DraftLayer(desc, diff_id, location=location)
             for desc, diff_id in zip(manifest.layers, diff_ids, strict=True)
         ]
-        return cls(document, run, list(document.get("history") or []), layers, manifest)
+        history = list(document.get("history") or [])
+        return cls(document, run, history, layers, manifest, dict(manifest.annotations))
 
     def clone(self) -> Draft:
         """A copy to change apart (layers are shared: they are immutable)."""
@@ -157,6 +161,7 @@ class Draft:
             copy.deepcopy(self.history),
             list(self.layers),
             self.manifest,
+            dict(self.annotations),
         )
 
     # -- history and layers ----------------------------------------------------------------

@@ -39,6 +39,7 @@ from hoist.layers.tarball import (
     layer_media_type,
 )
 from hoist.model import mediatype as mt
+from hoist.model.base_image import ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, RecordedBase
 from hoist.model.descriptor import Descriptor
 from hoist.model.digest import CHUNK, digest_of
 from hoist.model.manifest import ImageManifest, Index
@@ -65,9 +66,14 @@ _TO_OCI["application/vnd.docker.image.rootfs.diff.tar.zstd"] = mt.OCI_LAYER_ZSTD
 
 @dataclass(frozen=True)
 class Rebase:
-    """Swap ``old`` base's layers (a prefix of the image's) for ``new`` base's."""
+    """Swap ``old`` base's layers (a prefix of the image's) for ``new`` base's.
 
-    old: Location
+    ``old`` None is the base each platform image records (its ``base.name`` repository at
+    its ``base.digest``, opened in ``new``'s store; see :mod:`hoist.model.base_image`). The
+    result records ``new`` as its base.
+    """
+
+    old: Location | None
     new: Location
 
 
@@ -228,6 +234,10 @@ class _Mod:
             entries.append(new.replace(platform=desc.platform, annotations=desc.annotations))
         media_type = self.convert(top.media_type)
         annotations = {**top.annotations, **self.changes.annotations}
+        rebase = self.changes.rebase
+        if rebase is not None and RecordedBase.from_annotations(top.annotations) is not None:
+            new_top = rebase.new.manifest_head().digest
+            annotations.update(RecordedBase(str(rebase.new), new_top).annotations())
         if mt.is_docker(media_type) and annotations:
             log.warning("Docker manifest lists carry no annotations; dropping them")
             annotations = {}
@@ -337,7 +347,7 @@ class _Mod:
             x.descriptor.replace(media_type=self.convert(x.descriptor.media_type))
             for x in draft.layers
         ]
-        annotations = {**source.annotations, **self.changes.annotations}
+        annotations = {**draft.annotations, **self.changes.annotations}
         if mt.is_docker(manifest_type) and (annotations or source.subject):
             if source.subject is not None:
                 raise Unsupported("a Docker manifest cannot have a subject; keep it OCI")
@@ -483,15 +493,35 @@ def _recompress(layer: DraftLayer, compression: str) -> NewLayer:
     )
 
 
+def _recorded_old_base(draft: Draft, new: Location) -> Location:
+    """Where the base ``draft`` records lives: its name's repository at its digest."""
+    from hoist.location import Location
+    from hoist.model.reference import parse_reference
+
+    recorded = RecordedBase.from_annotations(draft.annotations)
+    if recorded is None or not recorded.name or recorded.digest is None:
+        raise InvalidInput(
+            f"the image records no base ({ANNOTATION_BASE_NAME} and {ANNOTATION_BASE_DIGEST});"
+            " name the old base"
+        )
+    ref = parse_reference(recorded.name)
+    if ref.kind != new.ref.kind:
+        raise InvalidInput(
+            f"the image's recorded base {recorded.name} is not where {new} is; name the old base"
+        )
+    return Location(new.store, ref.by_digest(recorded.digest))
+
+
 def _rebase(draft: Draft, rebase: Rebase, platform: Platform | None) -> None:
     from hoist.image import Image
 
-    old = Image(rebase.old, platform=platform)
+    old_at = rebase.old if rebase.old is not None else _recorded_old_base(draft, rebase.new)
+    old = Image(old_at, platform=platform)
     new = Image(rebase.new, platform=platform)
     n = len(old.layers)
     if [x.descriptor.digest for x in draft.layers[:n]] != [d.digest for d in old.layers]:
         raise InvalidInput(
-            f"{rebase.old} is not the base of this image: its {n} layers are not a prefix"
+            f"{old_at} is not the base of this image: its {n} layers are not a prefix"
         )
     old_history = len(old.config.history)
     draft.layers[:n] = [
@@ -499,3 +529,5 @@ def _rebase(draft: Draft, rebase: Rebase, platform: Platform | None) -> None:
         for desc, diff_id in zip(new.layers, new.config.diff_ids, strict=True)
     ]
     draft.history[:old_history] = [h.to_dict() for h in new.config.history]
+    if draft.manifest is None or not mt.is_docker(draft.manifest.media_type):
+        draft.annotations.update(RecordedBase(str(rebase.new), new.manifest.digest).annotations())

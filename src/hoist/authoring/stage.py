@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hoist.authoring.draft import Draft
+from hoist.model.base_image import RecordedBase
 
 if TYPE_CHECKING:
     from hoist.image import Image
@@ -62,6 +63,9 @@ class StageState:
         """A stage on ``image`` (called ``name`` in the Dockerfile): its config and history,
         its layers by reference; its ONBUILD triggers are taken out of the config."""
         draft = Draft.on_base(image, platform, name)
+        draft.annotations.update(
+            RecordedBase(str(image.location), image.manifest.digest).annotations()
+        )
         onbuild = list(draft.config.pop("OnBuild", None) or [])
         return cls(
             platform,

@@ -40,6 +40,7 @@ EXAMPLES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("image", "inspect"): (
         "hoist image inspect ocidir://demo:app",
         "hoist inspect ocidir://demo:base -p linux/arm64 --format json   # Docker's keys",
+        "hoist image inspect ocidir://demo:base --all-platforms --unpacked   # sizes",
     ),
     ("image", "layers"): (
         "hoist image layers ocidir://demo:app",
@@ -55,6 +56,7 @@ EXAMPLES: dict[tuple[str, ...], tuple[str, ...]] = {
         "hoist image export ocidir://demo:base base.tar -p linux/amd64   # docker load < base.tar",
         "hoist image export ocidir://demo:base base.oci.tar --type oci",
         "hoist image export localhost:5000/app:v1 - | docker load",
+        "hoist image export ocidir://demo:app --rootfs -o - | tar -x -C rootfs",
     ),
     ("image", "import"): (
         "hoist image import ocidir://imported:base base.tar",
@@ -69,6 +71,17 @@ EXAMPLES: dict[tuple[str, ...], tuple[str, ...]] = {
         "hoist image mod ocidir://demo:app --create ocidir://demo:app-mod --label team=infra",
         "hoist image mod localhost:5000/app:v1 --replace --env APP_PORT=9090 --format json",
         "hoist image mod ocidir://demo:app --create ocidir://demo:app-zstd --layer-compress zstd",
+        "hoist image mod localhost:5000/app:v1 --rebase --create localhost:5000/app:v1-rebased",
+    ),
+    ("image", "flatten"): (
+        "hoist image flatten ocidir://demo:app --create ocidir://demo:app-flat",
+        "hoist image flatten ocidir://demo:app --keep-base ocidir://demo:base "
+        "--create ocidir://demo:app-squashed",
+        "hoist image flatten localhost:5000/app:v1 --last 2 --create localhost:5000/app:v1-slim",
+    ),
+    ("image", "waste"): (
+        "hoist image waste ocidir://demo:app",
+        "hoist image waste localhost:5000/app:v1 --top 5 --format json | jq .efficiency",
     ),
     ("image", "tree"): (
         "hoist image tree ocidir://demo:base ocidir://demo:app",
@@ -76,6 +89,7 @@ EXAMPLES: dict[tuple[str, ...], tuple[str, ...]] = {
     ),
     ("image", "check-base"): (
         "hoist image check-base ocidir://demo:app --base ocidir://demo:base   # exit 3: rebuild",
+        "hoist image check-base localhost:5000/app:v1   # the base image build recorded",
     ),
     ("image", "diff"): (
         "hoist image diff ocidir://demo:app ocidir://demo:app-v2 --files",
@@ -102,6 +116,8 @@ EXAMPLES: dict[tuple[str, ...], tuple[str, ...]] = {
         "hoist tag ls ocidir://demo",
         "hoist ls localhost:5000/app --limit 10 --last v1.9",
         "hoist tag ls localhost:5000/app --include '^v1\\.' --format json",
+        "hoist tag ls localhost:5000/app --sort semver --reverse --limit 3",
+        "hoist tag ls localhost:5000/app --digest sha256:0123...   # the tags on that digest",
     ),
     ("tag", "add"): ("hoist tag add localhost:5000/app:v1 stable latest",),
     ("tag", "delete"): ("hoist tag delete localhost:5000/app:old",),

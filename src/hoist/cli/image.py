@@ -84,14 +84,31 @@ def image_ratelimit(ctx: click.Context, reference: str, fmt: str) -> None:
 @image.command("inspect")
 @click.argument("reference")
 @platform_option
+@click.option("--all-platforms", is_flag=True, help="Instead: every platform's sizes, and totals.")
+@click.option("--unpacked", is_flag=True, help="With --all-platforms: unpacked sizes too.")
 @format_option("text", "json")
 @click.pass_context
-def image_inspect(ctx: click.Context, reference: str, platform: Platform | None, fmt: str) -> None:
+def image_inspect(
+    ctx: click.Context,
+    reference: str,
+    platform: Platform | None,
+    all_platforms: bool,
+    unpacked: bool,
+    fmt: str,
+) -> None:
     """Show an image like `docker image inspect`, straight from where it lives.
 
     --format json keeps Docker's keys (Id, RepoTags, RootFS, ...), as docker image inspect
     prints them; hoist's other JSON spells what OCI defines as OCI does (mediaType, digest).
+
+    --all-platforms shows each platform's layers and compressed size instead, and the totals
+    (a layer shared between platforms counted once); --unpacked adds unpacked sizes, reading
+    each distinct layer once.
     """
+    if all_platforms or unpacked:
+        from hoist.cli.image_sizes import inspect_sizes
+
+        return inspect_sizes(ctx, reference, platform, all_platforms, unpacked, fmt)
     img = _image(ctx, reference, platform)
     info = img.inspect()
     if fmt == "json":
@@ -231,3 +248,9 @@ from hoist.cli.image_build import COMMANDS as _BUILD  # noqa: E402
 
 for _command in _BUILD:
     image.add_command(_command)
+
+from hoist.cli.image_flatten import image_flatten  # noqa: E402
+from hoist.cli.image_waste import image_waste  # noqa: E402
+
+image.add_command(image_flatten)
+image.add_command(image_waste)

@@ -232,7 +232,7 @@ def _finish_archive(target: Location) -> None:
 
 @click.command("export")
 @click.argument("reference")
-@click.argument("file")
+@click.argument("file", required=False)
 @platform_option_with(
     "The platform to export (docker: default an index's only one, else the local one; "
     "oci: default every platform)."
@@ -246,15 +246,19 @@ def _finish_archive(target: Location) -> None:
     help="docker: the `docker save` layout (docker load, skopeo docker-archive:); "
     "oci: an OCI layout in a tar (oci-archive:).",
 )
+@click.option("--rootfs", is_flag=True, help="The image's files as one tar (see below).")
+@click.option("-o", "--output", metavar="FILE", help="Where to write (instead of FILE; - stdout).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @format_option("text", "json")
 @click.pass_context
 def image_export(
     ctx: click.Context,
     reference: str,
-    file: str,
+    file: str | None,
     platform: Platform | None,
     kind: str,
+    rootfs: bool,
+    output: str | None,
     quiet: bool,
     fmt: str,
 ) -> None:
@@ -263,7 +267,22 @@ def image_export(
     --type docker (the default) holds one platform: an index's only one, else the local one
     (said on stderr), else --platform's; --type oci keeps an index whole unless --platform is
     given. With FILE - the archive goes to stdout and the digest (or JSON) to stderr.
+
+    --rootfs writes the image's filesystem instead, as one tar (crane export): every layer
+    applied, whiteouts too, for `| tar -x`; streamed, each layer downloaded once.
     """
+    if file and output:
+        raise click.UsageError("give FILE or -o FILE, not both")
+    file = file or output
+    if not file:
+        raise click.UsageError("where to? give FILE or -o FILE (- for stdout)")
+    if rootfs:
+        from hoist.cli.image_rootfs import export_rootfs
+
+        if ctx.get_parameter_source("kind") is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("--rootfs writes the files as a plain tar: leave out --type")
+
+        return export_rootfs(ctx, reference, file, platform, fmt, quiet=quiet)
     from hoist.cli.progress import make_progress
     from hoist.export import FORMATS
     from hoist.export import image_export as export

@@ -143,7 +143,12 @@ def image_tree(
 
 @click.command("check-base")
 @click.argument("reference")
-@click.option("--base", "base_ref", required=True, metavar="BASE", help="The base image.")
+@click.option(
+    "--base",
+    "base_ref",
+    metavar="BASE",
+    help="The base image (default: the one REFERENCE records, as image build does).",
+)
 @platform_option
 @full_option
 @format_option("text", "json")
@@ -151,7 +156,7 @@ def image_tree(
 def image_check_base(
     ctx: click.Context,
     reference: str,
-    base_ref: str,
+    base_ref: str | None,
     platform: Platform | None,
     full: bool,
     fmt: str,
@@ -163,10 +168,13 @@ def image_check_base(
     from hoist import insight
     from hoist.insight._format import short_digest
 
+    image = _image(ctx, reference, platform)
+    if base_ref is None:  # the base the image records (org.opencontainers.image.base.name)
+        from hoist.cli.base_option import recorded_base_name
+
+        base_ref = recorded_base_name(image, reference)
     # the base is resolved to the image's platform unless --platform names one
-    result = insight.image_check_base(
-        _image(ctx, reference, platform), _image(ctx, base_ref, platform)
-    )
+    result = insight.image_check_base(image, _image(ctx, base_ref, platform))
     if fmt == "json":
         emit_json(result.to_dict())
     else:

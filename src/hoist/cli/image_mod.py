@@ -82,7 +82,14 @@ def _json_list(flag: str, value: str | None) -> tuple[list[str] | None, bool]:
 @click.option(
     "--layer-strip-file", multiple=True, metavar="PATH", help="Remove PATH from every layer."
 )
-@click.option("--rebase", metavar="OLD_BASE,NEW_BASE", help="Swap the base image's layers.")
+@click.option(
+    "--rebase",
+    metavar="[[OLD_BASE,]NEW_BASE]",
+    is_flag=False,
+    flag_value="",
+    help="Swap the base image's layers; without OLD_BASE the base the image records (image "
+    "build records it), without NEW_BASE that base's current tag.",
+)
 @click.option("--to-oci", is_flag=True, help="Convert media types to OCI.")
 @click.option("--to-docker", is_flag=True, help="Convert media types to Docker schema2.")
 @click.option(
@@ -142,11 +149,15 @@ def image_mod(
         raise click.UsageError("--replace needs a tag; use --create for a digest reference")
     dst = get_location(ctx, create) if create else src.with_tag(src.tag)
     rebase_spec = None
-    if rebase:
-        old, sep, new = rebase.partition(",")
-        if not sep or not old or not new:
-            raise click.BadParameter("want OLD_BASE,NEW_BASE", param_hint="--rebase")
-        rebase_spec = Rebase(get_location(ctx, old), get_location(ctx, new))
+    if rebase is not None:
+        old, sep, new = rebase.partition(",") if "," in rebase else ("", "", rebase)
+        if sep and (not old or not new):
+            raise click.BadParameter("want [[OLD_BASE,]NEW_BASE]", param_hint="--rebase")
+        if not new:  # the recorded base's tag, now
+            from hoist.cli.base_option import recorded_base_of
+
+            new = recorded_base_of(src, reference)
+        rebase_spec = Rebase(get_location(ctx, old) if old else None, get_location(ctx, new))
     entrypoint_list, entrypoint_rm = _json_list("entrypoint", entrypoint)
     cmd_list, cmd_rm = _json_list("cmd", cmd)
     changes = Changes(

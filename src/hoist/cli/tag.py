@@ -18,6 +18,15 @@ def tag() -> None:
 @click.option("--last", help="Only tags after this one (pagination).")
 @click.option("--include", "include", multiple=True, help="Only tags matching this regex.")
 @click.option("--exclude", "exclude", multiple=True, help="Drop tags matching this regex.")
+@click.option(
+    "--sort",
+    type=click.Choice(["name", "semver", "created"]),
+    default="name",
+    show_default=True,
+    help="Order: by name, by version (tags that are none last), by the images' created time.",
+)
+@click.option("--reverse", is_flag=True, help="Newest (or last) first.")
+@click.option("--digest", metavar="DIGEST", help="Only the tags that point at DIGEST.")
 @format_option("text", "json")
 @click.pass_context
 def tag_ls(
@@ -27,6 +36,9 @@ def tag_ls(
     last: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    sort: str,
+    reverse: bool,
+    digest: str | None,
     fmt: str,
 ) -> None:
     """List the tags of REFERENCE's repository (or layout), sorted.
@@ -37,7 +49,12 @@ def tag_ls(
     from hoist.tags import tag_filter, tag_page
 
     where = get_location(ctx, reference)
-    tags = tag_filter(tag_page(where, last=last), include, exclude)
+    if sort != "name" or reverse or digest:
+        from hoist.cli.tag_query import query_tags
+
+        tags = query_tags(where, include, exclude, sort, reverse=reverse, digest=digest, last=last)
+    else:
+        tags = tag_filter(tag_page(where, last=last), include, exclude)
     if limit:
         tags = tags[:limit]
     if fmt == "json":

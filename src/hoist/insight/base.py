@@ -13,8 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hoist.errors import InvalidInput
 from hoist.image import Image
+from hoist.location import Location
+from hoist.model import mediatype as mt
+from hoist.model.base_image import ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, RecordedBase
 from hoist.model.digest import Digest
+from hoist.model.manifest import ImageManifest, Index
+from hoist.model.reference import parse_reference
 
 __all__ = [
     "ANNOTATION_BASE_DIGEST",
@@ -22,10 +28,8 @@ __all__ = [
     "BaseCheck",
     "LayerRef",
     "image_check_base",
+    "recorded_base",
 ]
-
-ANNOTATION_BASE_DIGEST = "org.opencontainers.image.base.digest"
-ANNOTATION_BASE_NAME = "org.opencontainers.image.base.name"
 
 
 @dataclass(frozen=True)
@@ -102,12 +106,50 @@ def _layers(img: Image) -> list[LayerRef]:
     ]
 
 
-def image_check_base(image: Image, base: Image) -> BaseCheck:
+def recorded_base(location: Location) -> RecordedBase | None:
+    """The base the image at ``location`` records in its annotations (see
+    :mod:`hoist.model.base_image`): the manifest's own, else, for an index that records
+    none, its first image manifest's. None when nothing is recorded."""
+    top = location.manifest_get()
+    if not isinstance(top, ImageManifest | Index):
+        return None
+    found = RecordedBase.from_annotations(top.annotations)
+    if found is not None or not isinstance(top, Index):
+        return found
+    for desc in top.manifests:
+        if mt.is_image_manifest(desc.media_type):
+            child = location.by_digest(desc.digest).manifest_get()
+            if isinstance(child, ImageManifest):
+                return RecordedBase.from_annotations(child.annotations)
+    return None
+
+
+def _recorded_base_image(image: Image) -> Image:
+    recorded = RecordedBase.from_annotations(image.manifest.annotations)
+    if recorded is None or not recorded.name:
+        raise InvalidInput(
+            f"{image.location} records no base ({ANNOTATION_BASE_NAME}); name the base"
+        )
+    ref = parse_reference(recorded.name)
+    if ref.kind != image.ref.kind:
+        raise InvalidInput(
+            f"{image.location} records the base {recorded.name}, which is not in a "
+            f"{image.ref.kind} store; open it and pass it as the base"
+        )
+    return Image(Location(image.location.store, ref))
+
+
+def image_check_base(image: Image, base: Image | None = None) -> BaseCheck:
     """Is ``image`` built on the current ``base``? The base's layers must be its first ones.
 
     A ``base`` made without a platform is resolved to the platform of ``image`` (so an index
     base is compared by the same platform's manifest); one made with a platform is used as is.
+    Without a ``base``, the one the image records (``org.opencontainers.image.base.name``) is
+    opened in the image's store; InvalidInput when it records none, or one of another kind
+    (a registry base of a layout image: open it and pass it).
     """
+    if base is None:
+        base = _recorded_base_image(image)
     if base.requested_platform is None:
         base = Image(base.location, platform=image.config.platform)
     mine, theirs = _layers(image), _layers(base)

@@ -14,7 +14,7 @@ import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -29,6 +29,7 @@ __all__ = [
     "COMPRESSIONS",
     "HashingWriter",
     "LayerBuilder",
+    "LayerWriter",
     "NewLayer",
     "compressed_writer",
     "layer_media_type",
@@ -292,23 +293,14 @@ class LayerBuilder:
 
     def finish(self) -> NewLayer:
         """Write the layer and return it (its blob in a temporary file)."""
-        fd, tmp = tempfile.mkstemp(prefix="hoist-layer-", dir=self.workdir)
-        path = Path(tmp)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                compressed = HashingWriter(out)
-                with compressed_writer(compressed, self.compression, self.level) as compressor:
-                    plain = HashingWriter(compressor)
-                    sink: Any = plain
-                    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                        for entry in self._sorted():
-                            self._write(tar, entry)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        media_type = layer_media_type(self.compression, docker=self.docker)
-        descriptor = Descriptor(media_type, compressed.digest, compressed.size)
-        return NewLayer(descriptor, plain.digest, path, len(self._entries))
+        with LayerWriter(
+            self.compression, self.level, docker=self.docker, workdir=self.workdir
+        ) as writer:
+            sink: Any = writer
+            with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for entry in self._sorted():
+                    self._write(tar, entry)
+            return writer.finish(entries=len(self._entries))
 
     @staticmethod
     def _write(tar: tarfile.TarFile, entry: _Entry) -> None:
@@ -319,3 +311,86 @@ class LayerBuilder:
             tar.addfile(entry.info, io.BytesIO(entry.source))
         else:
             tar.addfile(entry.info)
+
+
+class LayerWriter:
+    """A layer made from a tar stream: the plain tar bytes written here are hashed (the
+    diff_id), compressed and hashed again (the digest) on their way to a temporary file.
+
+    ::
+
+        with LayerWriter("gzip") as writer:
+            with tarfile.open(fileobj=writer, mode="w|") as tar:
+                ...
+            layer = writer.finish()
+
+    Leaving the block without :meth:`finish` (an error) removes the temporary file.
+    """
+
+    def __init__(
+        self,
+        compression: str = "gzip",
+        level: int | None = None,
+        *,
+        docker: bool = False,
+        workdir: Path | None = None,
+    ) -> None:
+        if compression not in COMPRESSIONS:
+            raise InvalidInput(f"unknown compression {compression!r}: gzip, zstd or none")
+        self.compression = compression
+        self.level = level
+        self.docker = docker
+        self.workdir = workdir
+        self._stack = ExitStack()
+        self._path: Path | None = None
+        self._compressed: HashingWriter | None = None
+        self._plain: HashingWriter | None = None
+        self._layer: NewLayer | None = None
+
+    def __enter__(self) -> LayerWriter:
+        fd, tmp = tempfile.mkstemp(prefix="hoist-layer-", dir=self.workdir)
+        self._path = Path(tmp)
+        try:
+            out = self._stack.enter_context(os.fdopen(fd, "wb"))
+            self._compressed = HashingWriter(out)
+            compressor = self._stack.enter_context(
+                compressed_writer(self._compressed, self.compression, self.level)
+            )
+            self._plain = HashingWriter(compressor)
+        except BaseException:
+            self._stack.close()
+            self._path.unlink(missing_ok=True)
+            raise
+        return self
+
+    def write(self, data: Any) -> int:
+        assert self._plain is not None, "use LayerWriter as a context manager"
+        return self._plain.write(data)
+
+    def flush(self) -> None:
+        """Nothing to do: the compressor is finished by :meth:`finish`."""
+
+    @property
+    def size(self) -> int:
+        """Plain (uncompressed) bytes written so far."""
+        return self._plain.size if self._plain is not None else 0
+
+    def finish(self, *, entries: int = 0) -> NewLayer:
+        """End the compressed stream and return the layer (its blob in the temporary file,
+        which is the caller's to :meth:`NewLayer.discard`)."""
+        if self._layer is not None:
+            return self._layer
+        assert self._path is not None and self._plain is not None and self._compressed
+        self._stack.close()
+        media_type = layer_media_type(self.compression, docker=self.docker)
+        descriptor = Descriptor(media_type, self._compressed.digest, self._compressed.size)
+        self._layer = NewLayer(descriptor, self._plain.digest, self._path, entries)
+        return self._layer
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._layer is None:
+            try:
+                self._stack.close()
+            finally:
+                if self._path is not None:
+                    self._path.unlink(missing_ok=True)
