@@ -127,3 +127,43 @@ def test_inspect_keeps_dockers_keys_and_says_so(capsysbinary: Capture, demo: str
     assert code == 0 and {"Id", "RepoTags", "RootFS", "Architecture"} <= set(json.loads(out))
     code, out, _ = run(capsysbinary, "image", "inspect", "--help")
     assert "--format json keeps Docker's keys" in " ".join(out.decode().split())
+
+
+def test_registry_settings_and_artifact_get_json(
+    capsysbinary: Capture, demo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOIST_CONFIG", str(tmp_path / "hoist.json"))
+    code, out, err = run(
+        capsysbinary, "registry", "set", "reg.example:5000", "--tls", "insecure", "--format", "json"
+    )
+    data = json.loads(out)
+    assert code == 0 and err == "" and _bad_keys(data) == []
+    assert data["settings"] == {"tls": "insecure"} and data["saved_in"] == str(
+        tmp_path / "hoist.json"
+    )
+    code, out, _ = run(capsysbinary, "registry", "unset", "reg.example:5000", "--format", "json")
+    assert code == 0 and json.loads(out)["host"] == "reg.example:5000"
+    (tmp_path / "note.txt").write_text("a note\n")
+    code, out, err = run(
+        capsysbinary,
+        "artifact",
+        "put",
+        f"{demo}:note",
+        "--artifact-type",
+        "application/vnd.example.note",
+        "-f",
+        str(tmp_path / "note.txt"),
+    )
+    assert code == 0, err
+    code, out, err = run(
+        capsysbinary,
+        "artifact",
+        "get",
+        f"{demo}:note",
+        "-o",
+        str(tmp_path / "got"),
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["written"] == [str(tmp_path / "got" / "note.txt")]

@@ -282,6 +282,7 @@ def _describe(d: Descriptor) -> str:
     metavar="SIZE",
     help="Refuse a directory that unpacks to more than this (a bomb); 0 for no limit.",
 )
+@format_option("text", "json")
 @click.pass_context
 def artifact_get(
     ctx: click.Context,
@@ -295,6 +296,7 @@ def artifact_get(
     platform: Platform | None,
     no_unpack: bool,
     max_size: int | None,
+    fmt: str,
 ) -> None:
     """Download an artifact's files (and directories) into a directory.
 
@@ -318,8 +320,13 @@ def artifact_get(
         )
         chosen = artifact_select(src, match, platform=platform)
         src = src.by_digest(chosen.digest)
-        click.echo(f"artifact {src} ({_describe(chosen)})", err=True)
-    for path in get(src, Path(output), unpack=not no_unpack, max_bytes=max_size):
+        if fmt != "json":
+            click.echo(f"artifact {src} ({_describe(chosen)})", err=True)
+    written = get(src, Path(output), unpack=not no_unpack, max_bytes=max_size)
+    if fmt == "json":
+        emit_json({"source": str(src), "written": [str(path) for path in written]})
+        return
+    for path in written:
         click.echo(str(path))
 
 

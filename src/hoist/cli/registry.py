@@ -10,6 +10,14 @@ import click
 from hoist.cli.common import emit_json, format_option, get_client, read_secret, table
 
 
+def _said(fmt: str, text: str, **data: Any) -> None:
+    """What a registry command did: a line on stderr, or JSON on stdout."""
+    if fmt == "json":
+        emit_json(data)
+    else:
+        click.echo(text, err=True)
+
+
 @click.group("registry")
 def registry() -> None:
     """Log in and out of registries; set how to reach them."""
@@ -26,6 +34,7 @@ def _api_host(host: str) -> str:
 @click.option("-u", "--username", help="User name (asked for when missing).")
 @click.option("-p", "--password", help="Password (prefer --password-stdin).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@format_option("text", "json")
 @click.pass_context
 def registry_login(
     ctx: click.Context,
@@ -33,6 +42,7 @@ def registry_login(
     username: str | None,
     password: str | None,
     password_stdin: bool,
+    fmt: str,
 ) -> None:
     """Verify a login to HOST and store it: in Docker's config.json (or its credential helper),
     or in --authfile / $REGISTRY_AUTH_FILE when given. A registry that needs no login is said to,
@@ -51,7 +61,7 @@ def registry_login(
     client = get_client(ctx)
     probe = client.store(Reference(host.rstrip("/"), "x"))
     if isinstance(probe, RegistryStore) and not probe.transport.needs_login(api_host):
-        click.echo(f"{host} needs no login: nothing stored", err=True)
+        _said(fmt, f"{host} needs no login: nothing stored", host=host, stored=False)
         return
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -76,18 +86,20 @@ def registry_login(
         store.transport.request("GET", api_host, "/v2/", expect=(200,))
     saved = login_store(net.get("authfile"))
     saved.store(host, creds)
-    click.echo(f"Login succeeded: {host} (saved in {saved.path})", err=True)
+    message = f"Login succeeded: {host} (saved in {saved.path})"
+    _said(fmt, message, host=host, stored=True, saved_in=str(saved.path))
 
 
 @registry.command("logout")
 @click.argument("host")
 @click.option("--authfile", metavar="FILE", envvar="REGISTRY_AUTH_FILE", help="auth.json to edit.")
-def registry_logout(host: str, authfile: str | None) -> None:
+@format_option("text", "json")
+def registry_logout(host: str, authfile: str | None, fmt: str) -> None:
     """Remove the stored login for HOST."""
     from hoist.config.credentials import login_store
 
     login_store(authfile).erase(host)
-    click.echo(f"Removed login for {host}", err=True)
+    _said(fmt, f"Removed login for {host}", host=host, removed=True)
 
 
 def _file(value: str | None) -> str | None:
@@ -124,6 +136,7 @@ _EXISTING = click.Path(exists=True, dir_okay=False)
 )
 @click.option("--req-concurrent", type=click.IntRange(min=1), help="Requests in flight at once.")
 @click.option("--proxy", metavar="URL", help="The proxy for HOST ('direct': none).")
+@format_option("text", "json")
 def registry_set(
     host: str,
     tls: str | None,
@@ -135,6 +148,7 @@ def registry_set(
     req_per_sec: float | None,
     req_concurrent: int | None,
     proxy: str | None,
+    fmt: str,
 ) -> None:
     """Set how hoist reaches HOST (saved in hoist's config file; 'registry unset' undoes)."""
     from dataclasses import replace
@@ -164,7 +178,8 @@ def registry_set(
     for location in mirrors:
         updated = updated.with_mirror(Mirror(location, priority))
     set_registry(host, updated)
-    click.echo(f"saved {host} in {config_path()}", err=True)
+    saved = str(config_path())
+    _said(fmt, f"saved {host} in {saved}", host=host, saved_in=saved, settings=updated.to_json())
 
 
 @registry.command("unset")
@@ -178,6 +193,7 @@ def registry_set(
 @click.option("--req-per-sec", is_flag=True, help="No request rate limit.")
 @click.option("--req-concurrent", is_flag=True, help="No limit on requests in flight.")
 @click.option("--proxy", is_flag=True, help="Back to HTTPS_PROXY/HTTP_PROXY.")
+@format_option("text", "json")
 def registry_unset(
     host: str,
     tls: bool,
@@ -189,6 +205,7 @@ def registry_unset(
     req_per_sec: bool,
     req_concurrent: bool,
     proxy: bool,
+    fmt: str,
 ) -> None:
     """Undo settings of HOST: the ones named, or every one when none is named."""
     from dataclasses import replace
@@ -198,7 +215,8 @@ def registry_unset(
     chosen = [tls, ca_file, client_cert, client_key, all_mirrors, req_per_sec, req_concurrent]
     if not (any(chosen) or proxy or mirrors):
         unset_registry(host)
-        click.echo(f"removed every setting of {host} from {config_path()}", err=True)
+        saved = str(config_path())
+        _said(fmt, f"removed every setting of {host} from {saved}", host=host, saved_in=saved)
         return
     updated = load_config().registry(host)
     changes: dict[str, Any] = {}
@@ -221,7 +239,8 @@ def registry_unset(
     for location in mirrors:
         updated = updated.without_mirror(location)
     set_registry(host, updated)
-    click.echo(f"saved {host} in {config_path()}", err=True)
+    saved = str(config_path())
+    _said(fmt, f"saved {host} in {saved}", host=host, saved_in=saved, settings=updated.to_json())
 
 
 @registry.command("config")
