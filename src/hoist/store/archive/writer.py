@@ -135,7 +135,8 @@ class ArchiveWriter:
             m = self.manifests[digest]
             if not isinstance(m, ImageManifest):
                 raise Unsupported(
-                    "a docker-archive holds single-platform images: pick one with --platform"
+                    "a docker-archive holds one platform's image, not an index: copy one "
+                    "platform (hoist.export.archive_platform picks it as image export does)"
                 )
             layers = [self.layer_files.get(d.digest, f"{d.digest.hex}.tar") for d in m.layers]
             entries.append(
