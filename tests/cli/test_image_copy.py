@@ -75,6 +75,13 @@ def test_copy_of_an_index_to_docker_archive_takes_the_local_platform(
         capsysbinary, "image", "copy", f"ocidir://{layout}:base", f"docker-archive://{out}", "-q"
     )
     assert code == 0, err
+    # image export picks the same way, and says so too (it used to pick silently)
+    exported = tmp_path / "e.tar"
+    code, stdout, err = run(
+        capsysbinary, "image", "export", f"ocidir://{layout}:base", str(exported)
+    )
+    assert code == 0 and stdout.decode().strip() == str(want)
+    assert "a docker-archive holds one platform" in err
 
 
 def test_copy_to_docker_archive_with_platforms_is_a_usage_error(
