@@ -194,6 +194,7 @@ def sync_apply(
     if path is not None:
         writer = Journal.resume(path) if resumed else Journal.start(path, plan, config.digest)
     result = ApplyResult(plan, resumed=resumed, journal_path=path)
+    memory.copying = True
     try:
         _Run(
             client,
@@ -210,6 +211,7 @@ def sync_apply(
             result,
         ).run()
     finally:
+        memory.copying = False
         result.seconds = time.monotonic() - started
         result.mounted = memory.mounted
         if writer is not None:
@@ -347,6 +349,7 @@ class _Run:
         started = time.monotonic()
         try:
             with self.throttle.hold(src.host, first.target_ref.host):
+                started = time.monotonic()  # the wait for the throttle is not the copy's time
                 how, moved, names = self._copy(src, todo)
         except HoistError as exc:
             if _rate_limited(exc) and src.host is not None:
@@ -519,7 +522,7 @@ class _Floor:
                 pause = min(self.floor.poll.total_seconds(), max_wait - waited)
                 self.emit(RateLimitWait(host, remaining, "wait", round(pause, 3)))
                 log.warning(
-                    "%s: %d pulls left (floor %d); waiting %.0f s",
+                    "%s: %d pulls left (floor %d); waiting %.1f s",
                     host,
                     remaining,
                     self.floor.min,

@@ -128,13 +128,9 @@ class Cron:
     def _day_matches(self, when: datetime) -> bool:
         dom = when.day in self.days
         dow = (when.isoweekday() % 7) in self.weekdays
-        if self.any_day and self.any_weekday:
-            return True
-        if self.any_day:
-            return dow
-        if self.any_weekday:
-            return dom
-        return dom or dow
+        if self.any_day or self.any_weekday:
+            return dom and dow
+        return dom or dow  # both restricted: either will do
 
     def next_after(self, when: datetime) -> datetime:
         """The first minute after ``when`` that the line names."""
@@ -154,4 +150,4 @@ class Cron:
                 t += timedelta(minutes=1)
                 continue
             return t
-        raise ValueError(f"cron {self.text!r} names no time that ever comes")
+        raise ValueError(f"cron {self.text!r} names a time that never comes")

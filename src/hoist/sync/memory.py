@@ -62,6 +62,9 @@ class RunMemory:
         self._flights: dict[tuple[str, Digest], threading.Lock] = {}
         self.mounted = 0
         """Blobs mounted from another repository this run remembered."""
+        self.copying = False
+        """Set while copies run: only then does a missing blob wait for (or claim) an upload;
+        a plan's HEADs only look."""
 
     def location(self, client: Client, ref: ImageRef) -> Location:
         """``ref`` at ``client``'s store for it, seen through this run's memory (one view per
@@ -127,7 +130,7 @@ class RunMemory:
                 found = self._homes.get(key)
                 if found is not None and repository_key(found[0]) != own:
                     return found
-                if not wait:
+                if not wait or not self.copying:
                     return None
                 owner = self._claims.get(key)
                 if owner is None or owner == me:

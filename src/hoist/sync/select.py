@@ -180,6 +180,11 @@ def _partial(text: str, whole: str) -> _Partial:
     def num(s: str | None) -> int | None:
         return None if s is None or s in ("x", "X", "*") else int(s)
 
+    groups = [m.group(1), m.group(2), m.group(3)]
+    wild = [g is not None and g in ("x", "X", "*") for g in groups]
+    for i in range(1, 3):
+        if groups[i] is not None and wild[i - 1] and not wild[i]:
+            raise ValueError(f"semver range {whole!r}: {text!r} has a number after a wildcard")
     major, minor, patch = num(m.group(1)), num(m.group(2)), num(m.group(3))
     if major is None:
         minor = patch = None
