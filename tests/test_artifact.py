@@ -1106,7 +1106,7 @@ def test_annotation_file_tags_and_config(
         assert (code, out) == (1, b""), err
         assert message in err and "Traceback" not in err
     code, _, err = run(capsysbinary, "artifact", "put", where.at("a,-bad"), "-t", SBOM)
-    assert code == 1 and "must not start with" in err
+    assert code == 2 and "must not start with" in err  # a malformed reference is a usage error
 
 
 # ----------------------------------------------------------------------------- library values
