@@ -123,3 +123,42 @@ def test_config_errors_name_the_file_and_line(env: Path, capsysbinary: Any) -> N
         capsysbinary, "sync", "apply", "-c", str(config), "--journal", "j", "--no-journal"
     )
     assert code == 2 and "exclusive" in err
+
+
+def test_repo_copy_is_the_sync_engine(
+    env: Path,
+    capsysbinary: Any,
+    registry_anon: RegistryServer,
+    registry_anon2: RegistryServer,
+    repo_name: str,
+) -> None:
+    from support.sync_images import AccessLog, count
+
+    src = f"{registry_anon.host}/{repo_name}"
+    dst = f"{registry_anon2.host}/{repo_name}"
+    old, one, two = image("rc-old"), image("rc-1"), image("rc-2")
+    with registry_client(registry_anon, registry_anon2) as client:
+        tags = {"v1": one, "v2": one, "v3": two, "v4": two, "latest": two}
+        push(client.store(Reference.parse(src)), registry_anon.host, repo_name, tags)
+        push(client.store(Reference.parse(dst)), registry_anon2.host, repo_name, {"v1": old})
+    source, target = AccessLog(registry_anon), AccessLog(registry_anon2)
+    code, out, err = run(
+        capsysbinary, "repo", "copy", src, dst, "--new-tags", "--jobs", "2", "--exclude", "^l", "-q"
+    )
+    assert code == 0, err
+    assert out.decode().split("\n")[:-1] == [
+        f"v2 {one.top.digest}",
+        f"v3 {two.top.digest}",
+        f"v4 {two.top.digest}",
+    ]  # v1 is on DST already (another image): --new-tags keeps it
+    with registry_client(registry_anon2) as client:
+        assert client.at(f"{dst}:v1").manifest_head().digest == old.top.digest
+    assert count(source.requests(repo_name), "GET", "manifests") == 2  # each digest once
+    assert count(target.requests(repo_name), "PUT", "manifests") == 3  # 2 copies, 1 more tag
+
+    code, out, err = run(capsysbinary, "repo", "copy", src, dst, "--format", "json", "-q")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["tags"]["v1"]["digest"] == str(one.top.digest)  # without --new-tags: replaced
+    assert sorted(data["up_to_date"]) == ["v2", "v3", "v4"]
+    assert data["blobs"]["copied"] == [] and data["bytes_copied"] == 0  # v1's blobs are there

@@ -51,7 +51,7 @@ from hoist.sync.memory import RunMemory, repository_key
 
 if TYPE_CHECKING:
     from hoist.client import Client
-    from hoist.copy import Progress
+    from hoist.copy import CopyResult, Progress
     from hoist.location import Location
     from hoist.model.descriptor import Descriptor
     from hoist.model.digest import Digest
@@ -101,6 +101,8 @@ class ApplyResult:
     stopped: str | None = None
     resumed: bool = False
     journal_path: Path | None = None
+    copies: list[CopyResult] = field(default_factory=list)
+    """What each copy did, blob by blob."""
 
     @property
     def ok(self) -> bool:
@@ -396,6 +398,8 @@ class _Run:
                 f"{first.target}: the copy wrote {copied.descriptor.digest}, the plan said "
                 f"{first.result}"
             )
+        with self.lock:
+            self.result.copies.append(copied)
         self._landed(first, copied.bytes_copied)
         how = "up-to-date" if copied.up_to_date else "copied"
         if len(targets) > 1:

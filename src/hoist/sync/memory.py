@@ -7,7 +7,9 @@ still sees one store and mounts) and, with the run's :class:`RunMemory`:
 
 - keeps every manifest it read or wrote by repository and digest (content addressed, so never
   stale), so a copy after the plan reads no manifest twice;
-- remembers which blobs each repository holds (a HEAD that answered, a push, a mount);
+- remembers which blobs each repository holds (a HEAD that answered, a push, a mount), and
+  which it lacks (a HEAD that did not, a tag its repository's tag list lacks): the copy after a
+  plan asks neither again;
 - makes a blob that another repository of the same registry holds a mount instead of an
   upload, and has a second copy of a blob being uploaded wait for the first, then mount it:
   each blob crosses the network once per registry, however many repositories share it.
@@ -20,7 +22,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from hoist.errors import BlobNotFound, Unsupported
+from hoist.errors import BlobNotFound, ManifestNotFound, Unsupported
 from hoist.model.reference import LayoutReference
 from hoist.store.base import BlobMounter, Cataloger, RateLimited, Store, TagPager
 
@@ -60,6 +62,8 @@ class RunMemory:
         self._claims: dict[tuple[str, Digest], int] = {}
         self._views: dict[int, tuple[Store, SyncStore]] = {}
         self._flights: dict[tuple[str, Digest], threading.Lock] = {}
+        self._absent_blobs: set[tuple[str, Digest]] = set()
+        self._absent_tags: set[str] = set()
         self.mounted = 0
         """Blobs mounted from another repository this run remembered."""
         self.copying = False
@@ -94,8 +98,27 @@ class RunMemory:
     def remember_manifest(self, ref: ImageRef, manifest: Manifest) -> None:
         with self._lock:
             self._manifests[(repository_key(ref), manifest.digest)] = manifest
+            if ref.digest is None:
+                self._absent_tags.discard(str(ref))
+
+    def absent_tag(self, ref: ImageRef) -> None:
+        """``ref`` (a tag) is not there: its repository's tag list lacks it."""
+        with self._lock:
+            self._absent_tags.add(str(ref))
+
+    def is_absent_tag(self, ref: ImageRef) -> bool:
+        with self._lock:
+            return ref.digest is None and str(ref) in self._absent_tags
 
     # -- blobs -------------------------------------------------------------------------------
+
+    def absent_blob(self, ref: ImageRef, digest: Digest) -> None:
+        with self._lock:
+            self._absent_blobs.add((repository_key(ref), digest))
+
+    def is_absent_blob(self, ref: ImageRef, digest: Digest) -> bool:
+        with self._lock:
+            return (repository_key(ref), digest) in self._absent_blobs
 
     def blob(self, ref: ImageRef, digest: Digest) -> Descriptor | None:
         with self._lock:
@@ -104,6 +127,7 @@ class RunMemory:
     def remember_blob(self, ref: ImageRef, desc: Descriptor) -> None:
         with self._lock:
             self._blobs[(repository_key(ref), desc.digest)] = desc
+            self._absent_blobs.discard((repository_key(ref), desc.digest))
             if ref.host is not None:
                 self._homes.setdefault((ref.host, desc.digest), (ref.with_tag(None), desc))
                 if self._claims.get((ref.host, desc.digest)) is not None:
@@ -180,6 +204,8 @@ class SyncStore:
         return manifest
 
     def manifest_head(self, ref: ImageRef) -> Descriptor:
+        if self.memory.is_absent_tag(ref):
+            raise ManifestNotFound(f"MANIFEST_UNKNOWN: {ref} is not in its tag list")
         if ref.digest is not None:
             known = self.memory.manifest(ref, ref.digest)
             if known is not None:
@@ -208,8 +234,11 @@ class SyncStore:
         if known is not None:
             return known
         try:
+            if self.memory.is_absent_blob(ref, digest):  # seen missing this run: not asked again
+                raise BlobNotFound(f"BLOB_UNKNOWN: {digest} (not in {repository_key(ref)})")
             desc = self.inner.blob_head(ref, digest)
         except BlobNotFound:
+            self.memory.absent_blob(ref, digest)
             mounted = self._mount_known(ref, digest)
             if mounted is None:
                 raise

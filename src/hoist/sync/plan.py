@@ -101,6 +101,8 @@ class PlanImage:
     result: Digest
     current: Digest | None = None
     platforms: tuple[str, ...] | None = None
+    size: int = 0
+    """The size of the manifest ``result`` names."""
     bytes: int = 0
     blobs: int = 0
     backup: str | None = None
@@ -131,6 +133,7 @@ class PlanImage:
             "result": str(self.result),
             "current": None if self.current is None else str(self.current),
             "platforms": None if self.platforms is None else list(self.platforms),
+            "size": self.size,
             "bytes": self.bytes,
             "blobs": self.blobs,
             "backup": self.backup,
@@ -175,6 +178,7 @@ class PlanImage:
                 if current is None
                 else Digest.parse(_field(obj, "current", str, where)),
                 platforms=None if platforms is None else tuple(platforms),
+                size=_field(obj, "size", int, where, 0),
                 bytes=_field(obj, "bytes", int, where, 0),
                 blobs=_field(obj, "blobs", int, where, 0),
                 backup=backup,
@@ -592,11 +596,11 @@ class _Planner:
     ) -> tuple[PlanImage, set[Digest]]:
         head = self._head(src)
         pinned = src.by_digest(head.digest)
-        result = head.digest
+        result, size = head.digest, head.size
         subjects = {head.digest}
         if platforms and mt.is_index(head.media_type):
             top = _select_platforms(pinned.manifest_get(), platforms)
-            result = top.digest
+            result, size = top.digest, top.size
             if isinstance(top, Index):
                 subjects = {d.digest for d in top.manifests}
         current: Digest | None = None
@@ -613,6 +617,8 @@ class _Planner:
                     current = dst.manifest_head().digest
                 except NotFound:
                     current = None
+            else:
+                self.memory.absent_tag(dst.ref)
         status: Status = (
             "missing" if current is None else "up-to-date" if current == result else "changed"
         )
@@ -628,6 +634,7 @@ class _Planner:
             result=result,
             current=current,
             platforms=None if not platforms else tuple(str(p) for p in platforms),
+            size=size,
         )
         return image, subjects
 
