@@ -224,6 +224,8 @@ def _name_archive(source: Location, target: Location) -> None:
 
 
 def _finish_archive(target: Location) -> None:
+    if target.ref.kind not in ("docker-archive", "oci-archive"):
+        return  # not an archive: the archive store need not even be imported
     from hoist.store.archive import ArchiveStore
 
     if isinstance(target.store, ArchiveStore):
