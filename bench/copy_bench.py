@@ -35,6 +35,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import sys
@@ -67,7 +68,7 @@ from common import (
     workspace,
 )
 from latency_proxy import LatencyProxy
-from tools import PEERS, Place, Tool, make_tool
+from tools import PEERS, Hoist, Place, Tool, make_tool
 
 REPOSITORY = "bench/image"
 BIG_REPOSITORY = "bench/big"
@@ -157,7 +158,7 @@ class Bench:
         other_cpu = max(0.0, machine_cpu()[0] - machine_before - registry_cpu - cpu)
         if code != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({code}):\n{stderr}")
-        digest = stdout.strip().splitlines()[-1] if tool.name == "hoist" else ""
+        digest = stdout.strip().splitlines()[-1] if isinstance(tool, Hoist) else ""
         if digest_file.is_file():
             digest = digest_file.read_text().strip()
         if digest and digest != image.info.digest:
@@ -347,6 +348,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--tools", default="", help="comma-separated subset of the tools to run (default: all)"
     )
+    p.add_argument(
+        "--hoist-base",
+        type=shlex.split,
+        help="another hoist command timed beside (column hoist-base), e.g. an older checkout: "
+        "'env PYTHONPATH=/old/src .venv/bin/python -m hoist'",
+    )
     p.add_argument("--rtt", type=float, default=40.0, help="slow link: added round-trip time, ms")
     p.add_argument("--link-rounds", type=int, default=5, help="slow link: rounds per tool")
     p.add_argument("--cold-runs", type=int, default=20, help="cold start: runs per command")
@@ -444,6 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         make_tool("skopeo", [args.skopeo]),
         *(make_tool(name, [path]) for name, path in args.peer),
     ]
+    if args.hoist_base:
+        tools.insert(1, make_tool("hoist-base", args.hoist_base, args.hoist_arg))
     if args.tools:
         tools = [t for t in tools if t.name in args.tools.split(",")]
     names = [t.name for t in tools]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["PEERS", "Place", "Tool", "make_tool"]
+__all__ = ["PEERS", "Hoist", "Place", "Tool", "make_tool"]
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ PEERS: dict[str, type[Tool]] = {"regctl": Regctl, "crane": Crane, "oras": Oras}
 
 def make_tool(name: str, command: list[str], copy_args: Sequence[str] = ()) -> Tool:
     """The tool called ``name`` (hoist, skopeo or a peer) run as ``command``."""
-    kinds: dict[str, type[Tool]] = {"hoist": Hoist, "skopeo": Skopeo, **PEERS}
+    kinds: dict[str, type[Tool]] = {"hoist": Hoist, "hoist-base": Hoist, "skopeo": Skopeo, **PEERS}
     if name not in kinds:
         raise ValueError(f"unknown tool {name!r}; known: {', '.join(kinds)}")
     return kinds[name](name, list(command), list(copy_args))
