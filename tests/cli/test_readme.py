@@ -41,6 +41,9 @@ SKIP: dict[str, str] = {
     "hoist registry set reg.corp:5000 --ca": "needs reg.corp's CA and client certificate files",
     "hoist image inspect docker://alpine": "needs Docker Hub (the internet)",
     "hoist image digest reg.hoist.invalid": "shows a lookup failure: needs a resolver to fail",
+    "hoist sync plan -c sync.yaml": "the session shown ran on two registries with alpine and "
+    "team images; tests/cli/test_sync.py and tests/sync run plan and apply on the suite's",
+    "hoist sync apply -c sync.yaml": "as for sync plan: tests/sync/test_apply.py runs apply",
 }
 """A block's first command (its start) -> why the suite does not run the block."""
 

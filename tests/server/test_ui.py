@@ -495,7 +495,7 @@ def _best(fn: Any, rounds: int = 3) -> tuple[float, float]:
     return min(r[0] for r in results), min(r[1] for r in results)
 
 
-def test_a_250_tag_repository_page_renders_in_under_50ms(
+def test_a_250_tag_repository_page_does_bounded_work(
     served: tuple[ServerThread, Pushed], record_property: Any
 ) -> None:
     """In-process, storage to HTML: the tag page of a 250-tag repository (the default page of
@@ -537,8 +537,34 @@ def test_a_250_tag_repository_page_renders_in_under_50ms(
         f"{cold_all_cpu:.1f}, warm {warm_all:.1f}/{warm_all_cpu:.1f}; "
         f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    assert (cold_cpu if busy else cold) < 50
-    assert (warm_all_cpu if busy else warm_all) < 50
+    del busy  # time is measured and reported here, asserted nowhere: benchmarks judge speed
+
+    # What is asserted is bounded work: a page reads what its rows show, not the repository.
+    calls: list[str] = []
+    storage = Storage(server.root)
+    for name in dir(storage):
+        method = getattr(storage, name)
+        if name.startswith("_") or not callable(method):
+            continue
+
+        def counted(*args: Any, _name: str = name, _method: Any = method, **kw: Any) -> Any:
+            calls.append(_name)
+            return _method(*args, **kw)
+
+        setattr(storage, name, counted)
+    counting = Views(storage)
+    work = {}
+    for per_page in (10, 50):
+        counting.clear()
+        calls.clear()
+        html = pages.render(
+            "repository.html", page=counting.repository(MANY, per_page=per_page), **ctx
+        )
+        assert html.count('class="tag"') >= per_page
+        work[per_page] = len(calls)
+    record_property("storage_calls", work)
+    assert work[10] < 250 and work[50] < 5 * 250 // 2
+    assert work[50] > work[10]  # the rows shown cost the work, not the 250 tags
 
 
 def test_manifest_digests_on_the_page_are_the_stored_ones(

@@ -174,6 +174,8 @@ class SquidProxy:
             fields = head.split()
             if len(fields) < 4:
                 continue
+            if fields[1] == "-" and fields[2].startswith("error:"):
+                continue  # a connection that closed before sending a request (none was made)
             status = int(fields[3]) if fields[3].isdigit() else 0
             out.append(LogEntry(fields[1], fields[2], status, headers.rstrip("]")))
         return out
