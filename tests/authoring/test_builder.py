@@ -388,15 +388,25 @@ def spied_client(server: RegistryServer) -> tuple[Client, dict[str, list[Any]]]:
     client = Client(**registry_store_options(server))
     store = client.store(Reference(server.host, "x/y"))
     calls: dict[str, list[Any]] = {"blob_get": [], "blob_mount": []}
-    for name in calls:
-        method = getattr(store, name)
 
-        def spy(*args: Any, _name: str = name, _method: Any = method) -> Any:
-            result = _method(*args)
-            calls[_name].append((args[-1] if _name == "blob_mount" else args[1], result))
-            return result
+    blob_get = store.blob_get
 
-        setattr(store, name, spy)
+    def get(*args: Any, **kw: Any) -> Any:
+        result = blob_get(*args, **kw)
+        calls["blob_get"].append((args[1], result))
+        return result
+
+    # a copy mounts through blob_receive (one request: the mount answers the existence check)
+    blob_receive = store.blob_receive  # type: ignore[attr-defined]
+
+    def receive(ref: Any, desc: Any, source: Any, **kw: Any) -> Any:
+        how = blob_receive(ref, desc, source, **kw)
+        if kw.get("mount_from") is not None:
+            calls["blob_mount"].append((desc.digest, how == "mounted"))
+        return how
+
+    store.blob_get = get  # type: ignore[method-assign]
+    store.blob_receive = receive  # type: ignore[attr-defined]
     return client, calls
 
 
