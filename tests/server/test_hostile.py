@@ -700,4 +700,6 @@ def test_large_manifests_do_not_stall_the_event_loop(server: ServerThread) -> No
         statuses = [s for p in pushes for s in p.result()]
     assert statuses == [400] * 8  # parsed, checked: the layers are not there
     assert len(latencies) >= 10
-    assert max(latencies) < 0.4, sorted(latencies)[-5:]  # one parse on the loop is 0.25 s
+    # on the loop, the eight parses queue behind each other: 1.7 s on this machine before the
+    # fix; one parse is 0.25 s. 1 s leaves room for a loaded machine and still tells them apart
+    assert max(latencies) < 1.0, sorted(latencies)[-5:]
