@@ -45,6 +45,23 @@ class Stats:
     """(method, target) of every request, in the order they started."""
     bytes_up: int = 0
     bytes_down: int = 0
+    intervals: list[tuple[float, float]] = field(default_factory=list)
+    """(read, delivered) monotonic times of every piece the link carried: the time it spent
+    in flight (with a connection's handshake, for its first piece)."""
+
+    def busy(self, *others: Stats) -> float:
+        """Seconds during which the link (this one or any of ``others``) had something in
+        flight: the union of their :attr:`intervals`. Divided by the rtt, the round trips the
+        client waited for, however many were in flight together and whatever the client did
+        between them."""
+        spans = sorted(i for stats in (self, *others) for i in stats.intervals)
+        total, end = 0.0, float("-inf")
+        for start, stop in spans:
+            if stop <= end:
+                continue
+            total += stop - max(start, end)
+            end = stop
+        return total
 
     def count(self, method: str | None = None, contains: str = "") -> int:
         """Requests with ``method`` (any when None) whose target contains ``contains``."""
@@ -198,8 +215,10 @@ class LatencyProxy:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
-            for task in list(self._tasks):
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             loop.stop()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop)
@@ -284,7 +303,11 @@ class LatencyProxy:
                             self.stats.bytes_up += len(data)
                         else:
                             self.stats.bytes_down += len(data)
-                due = max(time.monotonic(), not_before) + rtt / 2
+                now = time.monotonic()
+                due = max(now, not_before) + rtt / 2
+                if rtt > 0 and data:  # a connection's end is not waited for
+                    with self._lock:
+                        self.stats.intervals.append((now, due))
                 queue.put_nowait((due, data))
                 if not data:
                     break
