@@ -126,7 +126,9 @@ class Transport:
     connection or a 408/429/5xx is retried up to ``retries`` times within ``retry_time`` seconds,
     with exponential backoff (``backoff`` doubling up to ``backoff_max``, full jitter) or the
     server's ``Retry-After`` (capped at ``retry_after_max``); what cannot mend fails at once.
-    ``blob_attempts`` bounds the Range resumptions of :meth:`open_blob`.
+    ``blob_attempts`` bounds the Range resumptions of :meth:`open_blob`. ``pool_size``
+    connections per registry are kept for reuse: a copy has up to 16 requests in flight to one
+    registry, and ``sync``/``repo copy`` run several copies at once.
 
     ``proxy`` (a URL, or ``direct``) and ``no_proxy`` replace the environment's
     HTTP(S)_PROXY/NO_PROXY (``environ``, default ``os.environ``, read here); a registry's own
@@ -150,7 +152,7 @@ class Transport:
         retry_after_max: float = 60.0,
         max_redirects: int = 10,
         blob_attempts: int = 5,
-        pool_size: int = 10,
+        pool_size: int = 32,
         stall_timeout: float | None = None,
         proxy: str | None = None,
         no_proxy: str | None = None,
