@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -250,13 +251,25 @@ def test_killed_copy_reruns_to_completion(
     reg = registry_store(registry_anon)
     with pytest.raises(Exception, match="MANIFEST_UNKNOWN"):
         reg.manifest_get(dst)  # no manifest was written before its blobs
-    present = 0
-    for desc in image.top.referenced():
-        try:
-            reg.blob_head(dst, desc.digest)
-            present += 1
-        except BlobNotFound:
-            pass
+
+    def count_present() -> int:
+        present = 0
+        for desc in image.top.referenced():
+            try:
+                reg.blob_head(dst, desc.digest)
+                present += 1
+            except BlobNotFound:
+                pass
+        return present
+
+    # An upload whose body was sent before the kill may still be committing in
+    # the registry: count once the registry has settled.
+    counts = [count_present()]
+    deadline = time.monotonic() + 10
+    while (len(counts) < 3 or len(set(counts[-3:])) > 1) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        counts.append(count_present())
+    present = counts[-1]
     assert 1 <= present < len(image.blobs)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

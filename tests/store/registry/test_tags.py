@@ -65,6 +65,23 @@ def test_next_page_link_that_is_no_url_is_invalid_input(link: str) -> None:
             reg.store.tag_list(reg.ref())
 
 
+def test_next_page_link_to_another_host_is_refused_and_not_followed() -> None:
+    with HostileRegistry() as elsewhere, HostileRegistry() as reg:
+        answer = reg.server.handler
+
+        def handler(req: Request) -> None:
+            if req.path.endswith("/tags/list"):
+                link = f'<http://{elsewhere.host}/v2/app/tags/list?last=a>; rel="next"'
+                req.reply(200, {"tags": ["a"]}, {"Link": link})
+            else:
+                answer(req)
+
+        reg.server.handler = handler
+        with pytest.raises(InvalidInput, match="points away from the registry"):
+            reg.store.tag_list(reg.ref())
+        assert elsewhere.server.seen == []
+
+
 @settings(max_examples=40, deadline=None)
 @given(_LINKISH)
 def test_fuzz_link_headers_against_the_client(link: str) -> None:

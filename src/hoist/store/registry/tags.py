@@ -88,12 +88,13 @@ def _paginate(
             count += 1
             if limit and count >= limit:
                 return
-        url = _page_url(response.url, next_link(response.headers.get("Link")), key)
+        url = _page_url(response.url, next_link(response.headers.get("Link")), key, r.api_host)
         query = []
 
 
-def _page_url(current: str, target: str | None, key: str) -> str | None:
-    """The next page's absolute URL: ``target`` resolved against the page it came with."""
+def _page_url(current: str, target: str | None, key: str, host: str) -> str | None:
+    """The next page's absolute URL: ``target`` resolved against the page it came with, and
+    at the registry ``host`` itself (a Link elsewhere is refused, never followed)."""
     if not target:
         return None
     try:
@@ -104,6 +105,11 @@ def _page_url(current: str, target: str | None, key: str) -> str | None:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"{key} list: the next page's Link {target[:200]!r} is not a URL")
+    if parts.netloc.lower() != host.lower() or parts.scheme != urlsplit(current).scheme:
+        raise InvalidInput(
+            f"{key} list from {host}: the next page's Link {target[:200]!r} "
+            "points away from the registry"
+        )
     return url
 
 
