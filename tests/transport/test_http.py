@@ -283,10 +283,24 @@ def test_basic_auth(serve: Any) -> None:
     with make(credentials=creds) as t:
         for _ in range(3):
             assert t.request("GET", srv.host, "/v2/app/tags/list").read() == b"ok"
-    pings = [s for s in srv.seen if s.path == "/v2/"]
-    assert len(pings) == 1 and pings[0].header("Authorization") is None
-    assert all(s.header("Authorization") for s in srv.requests())
+    # no /v2/ ping: the first request learns the challenge, then every request carries it
+    assert [s.path for s in srv.seen] == ["/v2/app/tags/list"] * 4
+    assert [s.header("Authorization") is not None for s in srv.seen] == [False, True, True, True]
     assert creds.asked == [srv.host]
+
+
+def test_a_registry_without_auth_costs_no_ping(serve: Any) -> None:
+    srv = serve(lambda r: r.reply(200, b"ok"), ping=False)
+    with make(credentials=Static(Credentials("alice", "secret"))) as t:
+        for _ in range(2):
+            assert t.request("GET", srv.host, "/v2/app/tags/list").read() == b"ok"
+        t.request("POST", srv.host, "/v2/app/blobs/uploads/", body=b"")
+    assert [(s.method, s.path) for s in srv.seen] == [
+        ("GET", "/v2/app/tags/list"),
+        ("GET", "/v2/app/tags/list"),
+        ("POST", "/v2/app/blobs/uploads/"),
+    ]
+    assert all(s.header("Authorization") is None for s in srv.seen)
 
 
 def test_basic_auth_refused(serve: Any) -> None:
@@ -297,7 +311,8 @@ def test_basic_auth_refused(serve: Any) -> None:
     ):
         t.request("GET", srv.host, "/v2/app/tags/list")
     assert "UNAUTHORIZED" in str(info.value) and "alice" in str(info.value)
-    assert len(srv.requests()) == 1  # refused credentials are not sent twice
+    # refused credentials are not sent twice (the first try went out before the challenge)
+    assert [s.header("Authorization") is not None for s in srv.requests()] == [False, True]
 
 
 def test_no_credentials(serve: Any) -> None:
@@ -314,7 +329,7 @@ def test_redirect_to_other_host_drops_authorization(serve: Any) -> None:
         r = t.request("GET", srv.host, "/v2/app/blobs/sha256:1")
     assert r.read() == b"blob bytes"
     assert r.url == f"http://{storage.host}/bucket/blob?sig=abc"
-    assert (srv.requests()[0].header("Authorization") or "").startswith("Basic ")
+    assert (srv.requests()[-1].header("Authorization") or "").startswith("Basic ")
     [at_storage] = storage.requests()
     assert at_storage.header("Authorization") is None
     assert at_storage.query == [("sig", "abc")]
@@ -366,7 +381,9 @@ def test_concurrent_requests(serve: Any) -> None:
         for th in threads:
             th.join()
     assert not errors
-    assert len([s for s in srv.seen if s.path == "/v2/"]) == 1
+    # no /v2/ ping; the other threads waited while the first request learnt the challenge
+    assert [s.path for s in srv.seen].count("/v2/") == 0
+    assert [s.header("Authorization") for s in srv.seen].count(None) == 1
 
 
 # -- blobs ---------------------------------------------------------------------------------------

@@ -302,6 +302,8 @@ class Authenticator:
             self._challenges[host] = challenge
         given = self.credentials(host)
         if given is not None and given.registry_token:
+            if sent is None:
+                return list(scopes)  # the first request, sent before the challenge was known
             return None  # the registry refused the token it was given; another try cannot help
         if challenge.scheme == "basic":
             if sent is not None and sent.lower().startswith("basic "):

@@ -238,18 +238,25 @@ class Transport:
         stream: bool,
         redirect: bool,
     ) -> Response:
-        self._ensure_ping(host)
+        first = self._first_request(host, method, body)
         url = path if "://" in path else f"{self.scheme(host)}://{host}{path}"
         if query:
             url += ("&" if "?" in url else "?") + urlencode(list(query))
-        slot = self._limiter(host).acquire()
         try:
-            raw, url, at_registry = self._exchange(
-                method, url, headers or {}, RequestBody(body), host, list(scopes), redirect
-            )
-        except BaseException:
-            slot.release()
-            raise
+            slot = self._limiter(host).acquire()
+            try:
+                raw, url, at_registry = self._exchange(
+                    method, url, headers or {}, RequestBody(body), host, list(scopes), redirect
+                )
+            except BaseException:
+                slot.release()
+                raise
+            if first is not None and not self._auth.known(host):
+                refused = at_registry and raw.status == 401
+                self._auth.record(host, raw.headers.get("WWW-Authenticate") if refused else None)
+        finally:
+            if first is not None:
+                first.release()
         expected = raw.status in set(expect)
         if expected and stream:
             self._stall_guard(raw)
@@ -401,11 +408,16 @@ class Transport:
         while True:
             parts = urlsplit(url)
             netloc = parts.netloc.lower()
-            # Credentials go only to the registry itself, and never downgraded to plain HTTP.
+            # Credentials go only to the registry itself, and never downgraded to plain HTTP
+            # (unless the registry itself was found to speak only plain HTTP: _fall_back).
             at_registry = (
                 host is not None
                 and netloc == host
-                and not (scheme == "https" and parts.scheme.lower() != "https")
+                and not (
+                    scheme == "https"
+                    and parts.scheme.lower() != "https"
+                    and self.scheme(host) != "http"
+                )
             )
             send = urllib3.HTTPHeaderDict(base)
             sent = None
@@ -713,6 +725,28 @@ class Transport:
             return False  # https worked before: this is a real failure
         log.info("%s: no TLS (%s); using plain http", host, exception_reason(exc))
         return True
+
+    def _first_request(self, host: str, method: str, body: Body) -> threading.Lock | None:
+        """Make sure ``host``'s challenge is known before a request, or let this request learn it.
+
+        A GET or HEAD without a body is its own ping: it goes out unauthenticated, a 401 answers
+        the challenge and the request is sent again with credentials, so a registry that needs no
+        auth costs no ``/v2/`` round trip. Returns the host's ping lock, held, when this request
+        is the one to learn it (the caller records what it learnt and releases it); other
+        requests to the host wait for it, as they would for a ping.
+        """
+        if self._auth.known(host):
+            return None
+        if body is not None or method not in ("GET", "HEAD"):
+            self._ensure_ping(host)
+            return None
+        with self._lock:
+            lock = self._ping_locks.setdefault(host, threading.Lock())
+        lock.acquire()
+        if self._auth.known(host):
+            lock.release()
+            return None
+        return lock
 
     def _ensure_ping(self, host: str) -> None:
         """Learn ``host``'s auth challenge from ``GET /v2/``, once per host."""
