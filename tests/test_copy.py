@@ -17,11 +17,11 @@ from support.registry_fixtures import RegistryServer
 from support.skopeo import skopeo_raw
 
 from hoist.copy import CopyOptions, image_copy
-from hoist.errors import BlobNotFound
+from hoist.errors import BlobNotFound, InvalidInput
 from hoist.location import Location
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import EMPTY_DESCRIPTOR, Descriptor
-from hoist.model.manifest import ImageManifest, Index, parse_manifest
+from hoist.model.manifest import ImageManifest, Index, Manifest, parse_manifest
 from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference, Reference
 from hoist.store.ocidir import OCIDirStore
@@ -387,6 +387,60 @@ def test_child_listed_by_two_indexes_lands_before_both(tmp_path: Path) -> None:
         pushed = [s.path.rsplit("/", 1)[1] for s in reg.server.requests() if s.method == "PUT"]
         pushed = [p for p in pushed if p.startswith("sha256:") or p == "nested"]
         assert pushed == [str(reg.image.digest), str(inner.digest), "nested"]
+
+
+def test_endless_chain_of_nested_indexes_is_refused(tmp_path: Path) -> None:
+    from support.hostile_registry import HostileRegistry
+
+    from hoist.model.manifest import MAX_INDEX_DEPTH
+
+    with HostileRegistry() as reg:
+        inner: Manifest = reg.image
+        for _ in range(MAX_INDEX_DEPTH + 5):
+            inner = Index.build([inner.descriptor()])
+            reg.add(inner)
+        reg.add(inner, "deep")
+        layout = Location(OCIDirStore(fsync=False), _layout(tmp_path, "oci", "deep"))
+        with pytest.raises(InvalidInput, match=f"nested more than {MAX_INDEX_DEPTH} deep"):
+            image_copy(reg.at("deep"), layout)
+        fetched = [s for s in reg.server.requests() if "/manifests/sha256:" in s.path]
+        assert len(fetched) == MAX_INDEX_DEPTH
+        assert not (tmp_path / "oci" / "index.json").exists()
+
+
+def test_index_doubling_at_every_level_is_planned_once_per_digest(tmp_path: Path) -> None:
+    """Each index lists the next twice, 30 levels down: 2**30 paths, 31 manifests."""
+    from support.hostile_registry import HostileRegistry
+
+    with HostileRegistry() as reg:
+        inner: Manifest = reg.image
+        for _ in range(30):
+            inner = Index.build([inner.descriptor()] * 2)
+            reg.add(inner)
+        reg.add(inner, "wide")
+        result = image_copy(reg.at("wide"), reg.at("wide", "dst"))
+        assert len(result.manifests) == 31
+        assert result.manifests[0] == reg.image.digest and result.manifests[-1] == inner.digest
+
+
+def test_index_fanning_out_past_the_manifest_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from support.hostile_registry import HostileRegistry
+
+    import hoist.copy
+
+    monkeypatch.setattr(hoist.copy, "MAX_MANIFESTS", 20)
+    with HostileRegistry() as reg:
+        children = []
+        for i in range(25):
+            child = Index.build([reg.image.descriptor()], annotations={"n": str(i)})
+            reg.add(child)
+            children.append(child.descriptor())
+        reg.add(Index.build(children), "fan")
+        with pytest.raises(InvalidInput, match="more than 20 manifests under one image"):
+            image_copy(reg.at("fan"), reg.at("fan", "dst"))
+        assert reg.count("PUT", "/v2/dst/manifests/fan") == 0
 
 
 def _spy(store: Any) -> list[str]:

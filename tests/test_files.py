@@ -346,3 +346,23 @@ def test_diff_id_mismatch_stops_unpack(tmp_path: Path) -> None:
     ref = write_layers(tmp_path / "l", "x", [good], diff_ids=[digest_of(b"wrong")])
     with pytest.raises(DigestMismatch, match="differs from the config's diff_id"):
         image_files.unpack(image(ref), tmp_path / "root")
+
+
+def test_endless_chain_of_nested_indexes_ends_the_layer_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from support.hostile_registry import HostileRegistry
+
+    from hoist.errors import InvalidInput
+    from hoist.model.manifest import Index, Manifest
+
+    monkeypatch.setattr(image_files, "MAX_MANIFESTS", 10)
+    with HostileRegistry() as reg:
+        inner: Manifest = reg.image
+        for _ in range(12):
+            inner = Index.build([inner.descriptor()])
+            reg.add(inner)
+        reg.add(inner, "deep")
+        with pytest.raises(InvalidInput, match="more than 10 manifests under one image"):
+            image_files.layer_descriptors(reg.at("deep"))
+        assert reg.count("GET", f"/v2/app/manifests/{reg.image.digest}") == 0

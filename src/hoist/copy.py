@@ -33,6 +33,7 @@ from hoist.errors import (
     BlobNotFound,
     DigestMismatch,
     HoistError,
+    InvalidInput,
     ManifestNotFound,
     NotFound,
     PlatformNotFound,
@@ -41,7 +42,7 @@ from hoist.errors import (
 from hoist.model import mediatype as mt
 from hoist.model.descriptor import Descriptor
 from hoist.model.digest import CHUNK, Digest
-from hoist.model.manifest import ImageManifest, Index, Manifest
+from hoist.model.manifest import MAX_INDEX_DEPTH, MAX_MANIFESTS, ImageManifest, Index, Manifest
 from hoist.model.platform import Platform
 from hoist.store.base import BlobMounter, BlobReceiver, PutChecker, WriteBatcher
 
@@ -56,8 +57,10 @@ __all__ = [
     "Progress",
     "RepoCopyResult",
     "blob_copy",
+    "blobs_needed",
     "image_copy",
     "repo_copy",
+    "select_platforms",
 ]
 
 log = logging.getLogger(__name__)
@@ -135,21 +138,32 @@ class _Plan:
     blobs: dict[Digest, Descriptor] = field(default_factory=dict)
 
 
-def _select(top: Manifest, options: CopyOptions) -> Manifest:
-    """With ``--platforms``, a new index holding only those platforms."""
-    if not options.platforms or not isinstance(top, Index):
+def select_platforms(top: Manifest, platforms: Sequence[Platform]) -> Manifest:
+    """What a copy with ``platforms`` writes: a new index holding only those platforms (each
+    must match one), or ``top`` as it is when no platforms are asked or it is no index."""
+    if not platforms or not isinstance(top, Index):
         return top
     keep = [
         d
         for d in top.manifests
-        if d.platform is not None and any(p.matches(d.platform) for p in options.platforms)
+        if d.platform is not None and any(p.matches(d.platform) for p in platforms)
     ]
-    missing = [
-        p for p in options.platforms if not any(d.platform and p.matches(d.platform) for d in keep)
-    ]
+    missing = [p for p in platforms if not any(d.platform and p.matches(d.platform) for d in keep)]
     if missing:
         raise PlatformNotFound(", ".join(map(str, missing)), [str(p) for p in top.platforms()])
     return Index.build(keep, media_type=top.media_type, annotations=top.annotations or None)
+
+
+def _select(top: Manifest, options: CopyOptions) -> Manifest:
+    return select_platforms(top, options.platforms)
+
+
+def blobs_needed(
+    src: Location, top: Manifest, options: CopyOptions | None = None
+) -> list[Descriptor]:
+    """The blobs a copy of ``top`` (as read at ``src``) needs at its destination, each once,
+    in the order the copy walks them; the same limits on nested indexes as a copy."""
+    return list(_plan(src, top, options or CopyOptions()).blobs.values())
 
 
 def _plan(
@@ -163,10 +177,10 @@ def _plan(
     children an index lists are fetched together by ``fetch`` (default: one after another)."""
     fetch = fetch or (lambda where, digests: [where.by_digest(d).manifest_get() for d in digests])
     plan = _Plan(top)
-    todo: list[Manifest] = [top]
+    todo: list[tuple[Manifest, int]] = [(top, 0)]
     fetched: dict[Digest, Manifest] = {top.digest: top}
     while todo:
-        m = todo.pop(0)
+        m, depth = todo.pop(0)
         if isinstance(m, Index):
             missing: list[Digest] = []
             for d in m.manifests:
@@ -174,9 +188,15 @@ def _plan(
                     raise Unsupported(f"index entry {d.digest} has media type {d.media_type}")
                 if d.digest not in fetched and d.digest not in missing:
                     missing.append(d.digest)
+            if missing and depth >= MAX_INDEX_DEPTH:
+                raise InvalidInput(
+                    f"{src}: indexes nested more than {MAX_INDEX_DEPTH} deep (at {m.digest})"
+                )
+            if len(fetched) + len(missing) > MAX_MANIFESTS:
+                raise InvalidInput(f"{src}: more than {MAX_MANIFESTS} manifests under one image")
             for child in fetch(src, missing):
                 fetched[child.digest] = child
-                todo.append(child)
+                todo.append((child, depth + 1))
         elif isinstance(m, ImageManifest):
             for d in m.referenced():
                 if mt.is_nondistributable(d.media_type) and not options.include_nondistributable:
@@ -535,11 +555,14 @@ def _copy_blobs(engine: _Engine, jobs: Sequence[_Job], progress: Progress | None
             lists[outcome[_key(job.dst, desc.digest)]].append(desc.digest)
 
 
-def _depth(m: Manifest, fetched: dict[Digest, Manifest]) -> int:
-    """0 for an image manifest, else one more than the deepest manifest the index lists."""
-    if not isinstance(m, Index):
-        return 0
-    return 1 + max((_depth(fetched[d.digest], fetched) for d in m.manifests), default=0)
+def _levels(children_first: Iterable[Manifest]) -> dict[Digest, int]:
+    """Each manifest's level: 0 for an image manifest, else one more than the deepest manifest
+    the index lists (``children_first`` lists every manifest after all it lists)."""
+    levels: dict[Digest, int] = {}
+    for m in children_first:
+        entries = m.manifests if isinstance(m, Index) else ()
+        levels[m.digest] = 1 + max((levels.get(d.digest, 0) for d in entries), default=-1)
+    return levels
 
 
 def _put_manifests(engine: _Engine, jobs: Sequence[_Job]) -> None:
@@ -550,10 +573,10 @@ def _put_manifests(engine: _Engine, jobs: Sequence[_Job]) -> None:
         assert job.plan is not None
         for child in job.plan.children:
             children.setdefault(_key(job.dst, child.digest), (job, child))
-    known = {m.digest: m for _, m in children.values()}
+    level_of = _levels(child for job in jobs if job.plan for child in job.plan.children)
     levels: dict[int, list[tuple[_Job, Manifest]]] = {}
     for job, child in children.values():
-        levels.setdefault(_depth(child, known), []).append((job, child))
+        levels.setdefault(level_of[child.digest], []).append((job, child))
 
     def put_child(item: tuple[_Job, Manifest]) -> None:
         job, child = item

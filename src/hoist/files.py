@@ -17,7 +17,7 @@ from hoist.layers.merge import FileTree
 from hoist.layers.stream import DEFAULT_MAX_BYTES, LayerStream
 from hoist.layers.unpack import Unpacker, UnpackResult
 from hoist.model.digest import CHUNK, Digest
-from hoist.model.manifest import ImageManifest, Index
+from hoist.model.manifest import MAX_MANIFESTS, ImageManifest, Index
 
 if TYPE_CHECKING:
     from hoist.image import Image
@@ -279,6 +279,8 @@ def layer_descriptors(location: Location) -> list[Descriptor]:
         if manifest.digest in seen:
             continue
         seen.add(manifest.digest)
+        if len(seen) > MAX_MANIFESTS:
+            raise InvalidInput(f"{location}: more than {MAX_MANIFESTS} manifests under one image")
         if isinstance(manifest, ImageManifest):
             out.extend(manifest.layers)
         elif isinstance(manifest, Index):

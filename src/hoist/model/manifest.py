@@ -32,6 +32,11 @@ MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 MAX_INDEX_JSON_SIZE = 64 * 1024 * 1024
 """An OCI layout's (or oci-archive's) ``index.json`` lists every tag, so it has its own limit:
 64 MiB, some 300,000 tags (skopeo reads layouts past 4 MiB too)."""
+MAX_INDEX_DEPTH = 32
+"""Indexes nested deeper than this under one image are refused by walks that fetch them (a
+hostile source can serve an endless chain of distinct indexes)."""
+MAX_MANIFESTS = 10_000
+"""Distinct manifests under one image, at most, for the same walks (the attack, sideways)."""
 
 
 @dataclass(frozen=True, slots=True)

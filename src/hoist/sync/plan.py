@@ -31,10 +31,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args
 
-from hoist.errors import HoistError, InvalidInput, NotFound, PlatformNotFound, Unsupported
+from hoist.copy import CopyOptions, blobs_needed, select_platforms
+from hoist.errors import HoistError, InvalidInput, NotFound, Unsupported
 from hoist.model import mediatype as mt
 from hoist.model.digest import Digest
-from hoist.model.manifest import ImageManifest, Index, Manifest
+from hoist.model.manifest import ImageManifest, Index
 from hoist.model.platform import Platform
 from hoist.model.reference import ImageRef, Reference, parse_reference
 from hoist.store.base import Cataloger
@@ -599,7 +600,7 @@ class _Planner:
         result, size = head.digest, head.size
         subjects = {head.digest}
         if platforms and mt.is_index(head.media_type):
-            top = _select_platforms(pinned.manifest_get(), platforms)
+            top = select_platforms(pinned.manifest_get(), platforms)
             result, size = top.digest, top.size
             if isinstance(top, Index):
                 subjects = {d.digest for d in top.manifests}
@@ -792,46 +793,10 @@ class _Planner:
         return out, errors
 
 
-def _select_platforms(top: Manifest, platforms: Sequence[Platform]) -> Manifest:
-    """What a copy with ``platforms`` writes (as :func:`hoist.copy.image_copy` makes it): an
-    index of only those platforms; anything else as it is."""
-    if not platforms or not isinstance(top, Index):
-        return top
-    keep = [
-        d
-        for d in top.manifests
-        if d.platform is not None and any(p.matches(d.platform) for p in platforms)
-    ]
-    missing = [p for p in platforms if not any(d.platform and p.matches(d.platform) for d in keep)]
-    if missing:
-        raise PlatformNotFound(", ".join(map(str, missing)), [str(p) for p in top.platforms()])
-    return Index.build(keep, media_type=top.media_type, annotations=top.annotations or None)
-
-
 def _blobs(src: Location, platforms: Sequence[str] | None) -> list[Descriptor]:
     """The blobs a copy of ``src`` (pinned by digest) needs at its target, in order, each once."""
-    top = src.manifest_get()
-    if platforms:
-        top = _select_platforms(top, [Platform.parse(p) for p in platforms])
-    out: dict[Digest, Descriptor] = {}
-    todo: list[Manifest] = [top]
-    seen: set[Digest] = set()
-    while todo:
-        m = todo.pop(0)
-        if m.digest in seen:
-            continue
-        seen.add(m.digest)
-        if isinstance(m, Index):
-            for d in m.manifests:
-                if mt.is_manifest(d.media_type):
-                    todo.append(src.by_digest(d.digest).manifest_get())
-        elif isinstance(m, ImageManifest):
-            for d in m.referenced():
-                if not mt.is_nondistributable(d.media_type):
-                    out.setdefault(d.digest, d)
-        else:
-            raise Unsupported(f"cannot copy {m.media_type} manifests (schema1 is deprecated)")
-    return list(out.values())
+    options = CopyOptions(platforms=platforms or ())
+    return blobs_needed(src, select_platforms(src.manifest_get(), options.platforms), options)
 
 
 def _map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
