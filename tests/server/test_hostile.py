@@ -561,6 +561,7 @@ def test_oversized_header_is_refused_in_one_line(
     [
         {"max_uploads": -1},
         {"max_uploads": "8"},
+        {"max_sessions": 0},
         {"idle_timeout": 0},
         {"body_timeout": float("nan")},
         {"max_header_size": 10},

@@ -201,6 +201,33 @@ def test_too_many_requests(tmp_path: Path) -> None:
         assert r.headers["Retry-After"] == "1"
 
 
+def test_flood_of_sessions_without_a_body_is_bounded(tmp_path: Path) -> None:
+    with ServerThread(tmp_path / "root", max_sessions=5) as srv:
+        http = Http(srv.url)
+        started = [http.request("POST", "/v2/flood/app/blobs/uploads/") for _ in range(5)]
+        assert [r.status for r in started] == [202] * 5
+        r = http.request("POST", "/v2/flood/app/blobs/uploads/")
+        assert_error(r, 429, "TOOMANYREQUESTS")
+        assert r.headers["Retry-After"] == "10"
+        assert len(list((tmp_path / "root" / "_uploads").iterdir())) == 5
+        # cancelling one frees its slot; a monolithic push needs none of the open ones
+        assert http.request("DELETE", started[0].headers["Location"]).status == 204
+        assert http.request("POST", "/v2/flood/app/blobs/uploads/").status == 202
+        data = b"pushed whole"
+        r = http.request("POST", f"/v2/flood/app/blobs/uploads/?digest={digest(data)}", body=data)
+        assert r.status == 201
+
+
+def test_idle_sessions_are_purged_to_make_room(tmp_path: Path) -> None:
+    with ServerThread(tmp_path / "root", max_sessions=2, upload_ttl=0.2) as srv:
+        http = Http(srv.url)
+        first = [http.request("POST", "/v2/idle/app/blobs/uploads/") for _ in range(2)]
+        assert [r.status for r in first] == [202, 202]
+        time.sleep(0.4)
+        assert http.request("POST", "/v2/idle/app/blobs/uploads/").status == 202
+        assert http.request("GET", first[0].headers["Location"]).status == 404
+
+
 # ---------------------------------------------------------------------- names
 
 

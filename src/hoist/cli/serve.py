@@ -74,6 +74,13 @@ root_option = click.option(
     "else 429 TOOMANYREQUESTS (Retry-After).",
 )
 @click.option(
+    "--max-sessions",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Upload sessions open at once; beyond it idle ones (24 h) are purged, else 429.",
+)
+@click.option(
     "--idle-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=60.0,
@@ -116,6 +123,7 @@ def serve(
     read_only: bool,
     ui: bool,
     max_uploads: int,
+    max_sessions: int,
     idle_timeout: float,
     body_timeout: float,
     max_header_size: int,
@@ -147,6 +155,7 @@ def serve(
             read_only=read_only,
             ui=ui,
             max_uploads=max_uploads,
+            max_sessions=max_sessions,
             idle_timeout=idle_timeout,
             body_timeout=body_timeout,
             max_header_size=max_header_size,

@@ -194,7 +194,7 @@ def make_app(
         auth = Auth(users, settings.realm)
     state = Registry(
         storage=storage,
-        uploads=Uploads(storage, ttl=settings.upload_ttl),
+        uploads=Uploads(storage, ttl=settings.upload_ttl, max_sessions=settings.max_sessions),
         auth=auth,
         anonymous_read=settings.anonymous_read,
         read_only=settings.read_only,

@@ -25,7 +25,13 @@ from hoist.errors import DigestMismatch, ErrorCode
 from hoist.model.digest import Digest, digest_of
 from hoist.server.apierror import ApiError
 from hoist.server.context import body_chunks, empty, parse_digest, registry, valid_name
-from hoist.server.uploads import RangeMismatch, SizeMismatch, Upload, UploadNotFound
+from hoist.server.uploads import (
+    RangeMismatch,
+    SizeMismatch,
+    TooManySessions,
+    Upload,
+    UploadNotFound,
+)
 
 __all__ = [
     "blob_delete",
@@ -157,7 +163,15 @@ async def upload_post(request: web.Request, name: str) -> web.StreamResponse:
             return empty(
                 201, {"Location": _blob_location(name, d), "Docker-Content-Digest": str(d)}
             )
-    upload = await reg.uploads.create(name)
+    try:
+        upload = await reg.uploads.create(name)
+    except TooManySessions:
+        raise ApiError(
+            ErrorCode.TOOMANYREQUESTS,
+            f"{reg.uploads.max_sessions} upload sessions are open already; finish or cancel "
+            "one, or retry later",
+            headers={"Retry-After": "10"},
+        ) from None
     headers = _session_headers(name, upload)
     if reg.chunk_min_length:
         headers["OCI-Chunk-Min-Length"] = str(reg.chunk_min_length)

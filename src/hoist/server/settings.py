@@ -14,6 +14,10 @@ The limits and what they bound (defaults in brackets):
   arrived is written out after half a second without new bytes); a busy one at most 1 MiB
   gathered for the disk plus aiohttp's read buffer (2 x 1 MiB), so blob bodies hold at most
   about ``max_uploads x 3 MiB``, and in practice far less.
+* ``max_sessions`` [10,000]: upload sessions open at once (started and not yet finished,
+  cancelled or purged). Beyond it, sessions idle for ``upload_ttl`` are purged; if none is, a
+  new upload is answered 429 TOOMANYREQUESTS, so POSTs that never send a body cannot fill the
+  disk with sessions.
 * ``idle_timeout`` [60 s]: a connection without a request in progress (one that has not sent
   a whole request head yet, or is idle between requests) is closed after this long.
 * ``body_timeout`` [60 s]: a request body (blob or manifest) that delivers no byte for this
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hoist.model.manifest import MAX_MANIFEST_SIZE
-from hoist.server.uploads import DEFAULT_TTL
+from hoist.server.uploads import DEFAULT_MAX_SESSIONS, DEFAULT_TTL
 
 if TYPE_CHECKING:
     from hoist.server.auth import Htpasswd
@@ -97,6 +101,7 @@ class ServerSettings:
     fsync: bool = True
     ui: bool = False
     max_uploads: int = DEFAULT_MAX_UPLOADS
+    max_sessions: int = DEFAULT_MAX_SESSIONS
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_header_size: int = DEFAULT_MAX_HEADER_SIZE
@@ -117,6 +122,7 @@ class ServerSettings:
         _seconds("upload_ttl", self.upload_ttl)
         _int("chunk_min_length", self.chunk_min_length, 0)
         _int("max_uploads", self.max_uploads, 0)
+        _int("max_sessions", self.max_sessions, 1)
         _seconds("idle_timeout", self.idle_timeout)
         _seconds("body_timeout", self.body_timeout)
         _int("max_header_size", self.max_header_size, MIN_HEADER_SIZE, MAX_HEADER_SIZE)

@@ -42,9 +42,11 @@ from hoist.model.digest import CHUNK, Digest
 from hoist.server.storage import Storage, hash_file, write_atomic
 
 __all__ = [
+    "DEFAULT_MAX_SESSIONS",
     "DEFAULT_TTL",
     "RangeMismatch",
     "SizeMismatch",
+    "TooManySessions",
     "Upload",
     "UploadNotFound",
     "Uploads",
@@ -56,6 +58,9 @@ log = logging.getLogger(__name__)
 DEFAULT_TTL = 24 * 3600.0
 """Idle upload sessions are purged after this many seconds."""
 
+DEFAULT_MAX_SESSIONS = 10_000
+"""Upload sessions open at once (started, not yet closed, cancelled or purged)."""
+
 FLUSH = CHUNK
 """Bytes gathered from the network before a worker thread writes and hashes them."""
 
@@ -64,6 +69,10 @@ _ID = re.compile(r"[0-9a-f]{32}")
 
 class UploadNotFound(Exception):
     """No such session in that repository (or it was closed or purged)."""
+
+
+class TooManySessions(Exception):
+    """Every session slot is taken by open sessions that are not idle long enough to purge."""
 
 
 class RangeMismatch(Exception):
@@ -153,15 +162,36 @@ def _files(directory: str) -> list[str]:
 class Uploads:
     """Every upload session of one storage root."""
 
-    def __init__(self, storage: Storage, *, ttl: float = DEFAULT_TTL) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        ttl: float = DEFAULT_TTL,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+    ) -> None:
         self.storage = storage
         self.ttl = ttl
+        self.max_sessions = max_sessions
         self._sessions: dict[str, Upload] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
+    @property
+    def open(self) -> int:
+        """Sessions of this process that are open now."""
+        return sum(1 for u in self._sessions.values() if not u.closed)
+
     async def create(self, repository: str, algorithm: str = "sha256") -> Upload:
-        """A new, empty session in ``repository`` hashing with ``algorithm``."""
+        """A new, empty session in ``repository`` hashing with ``algorithm``.
+
+        With ``max_sessions`` open already, idle ones are purged first; raises
+        TooManySessions when none is idle long enough (a flood of POSTs that never send a
+        body cannot fill the disk with sessions).
+        """
+        if self.open >= self.max_sessions:
+            await self.purge()
+            if self.open >= self.max_sessions:
+                raise TooManySessions(self.max_sessions)
         upload = await asyncio.to_thread(self._create, repository, algorithm)
         self._sessions[upload.id] = upload
         log.debug("upload %s started in %s", upload.id, repository)
@@ -379,8 +409,11 @@ class Uploads:
     async def monolithic(
         self, repository: str, digest: Digest, chunks: AsyncIterable[bytes]
     ) -> int:
-        """Receive a whole blob in one request (POST ``?digest=``); its size."""
-        upload = await self.create(repository, digest.algorithm)
+        """Receive a whole blob in one request (POST ``?digest=``); its size. Its session
+        lasts as long as the request and takes no ``max_sessions`` slot (``max_uploads``
+        bounds requests with a body)."""
+        upload = await asyncio.to_thread(self._create, repository, digest.algorithm)
+        self._sessions[upload.id] = upload
         async with upload.lock:
             try:
                 await self.append(upload, chunks)
