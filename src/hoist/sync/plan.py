@@ -25,8 +25,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args
@@ -35,9 +34,10 @@ from hoist.copy import CopyOptions, blobs_needed, select_platforms
 from hoist.errors import HoistError, InvalidInput, NotFound, Unsupported
 from hoist.model import mediatype as mt
 from hoist.model.digest import Digest
-from hoist.model.manifest import ImageManifest, Index
+from hoist.model.manifest import Index
 from hoist.model.platform import Platform
 from hoist.model.reference import ImageRef, Reference, parse_reference
+from hoist.parallel import parallel_map
 from hoist.store.base import Cataloger
 from hoist.sync.memory import RunMemory, repository_key
 
@@ -62,8 +62,6 @@ __all__ = [
 PLAN_VERSION = 1
 MAX_PLAN_BYTES = 256 << 20
 """A JSON plan is read only up to 256 MiB (about a million images)."""
-MAX_CONFIG_BLOB = 8 << 20
-"""An image config read for its created time is refused past 8 MiB."""
 LOOKUPS = 8
 """HEADs and manifest reads in flight per repository while planning."""
 
@@ -71,11 +69,9 @@ Status = Literal["missing", "changed", "up-to-date"]
 ImageKind = Literal["tag", "digest", "digest-tag", "referrer"]
 _STATUSES: tuple[str, ...] = get_args(Status)
 _KINDS: tuple[str, ...] = get_args(ImageKind)
-_CREATED_ANNOTATION = "org.opencontainers.image.created"
 _DIGEST_TAG = re.compile(r"^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})(\..+)?$")
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 # -- the plan, as values ---------------------------------------------------------------------------
@@ -402,7 +398,7 @@ class _Planner:
             except HoistError as exc:
                 errors.append(PlanError(rule.index, rule.source, str(exc)))
         jobs = max(1, min(self.config.jobs, len(pairs) or 1))
-        found = _map(self._pair, pairs, jobs)
+        found = parallel_map(self._pair, pairs, jobs, name="hoist-plan")
         images: list[PlanImage] = []
         for f in found:
             images += f.images
@@ -578,7 +574,7 @@ class _Planner:
                 return PlanError(rule.index, str(src.ref), str(exc))
 
         out = []
-        for item in _map(one, entries, LOOKUPS):
+        for item in parallel_map(one, entries, LOOKUPS, name="hoist-plan"):
             if isinstance(item, PlanError):
                 found.errors.append(item)
             else:
@@ -698,40 +694,19 @@ class _Planner:
             except NotFound:
                 return tag, None
 
-        return dict(_map(one, tags, LOOKUPS))
+        return dict(parallel_map(one, tags, LOOKUPS, name="hoist-plan"))
 
     def _created_of(self, loc: Location) -> datetime | None:
-        """When the image ``loc`` pins was created: its ``org.opencontainers.image.created``
-        annotation, else its config's ``created`` (an index: its first image's)."""
-        from hoist.model.config import parse_config
-        from hoist.sync.select import parse_created
+        """When the image ``loc`` pins was created (:func:`hoist.tag_query.image_created`),
+        asked once per digest and repository in a run."""
+        from hoist.tag_query import image_created
 
         assert loc.digest is not None
         key = (repository_key(loc.ref), loc.digest)
         with self._lock:
             if key in self._created:
                 return self._created[key]
-        manifest = loc.manifest_get()
-        when = (
-            parse_created(manifest.annotations.get(_CREATED_ANNOTATION))
-            if isinstance(manifest, ImageManifest | Index)
-            else None
-        )
-        if when is None and isinstance(manifest, Index):
-            children = [d for d in manifest.manifests if mt.is_image_manifest(d.media_type)]
-            amd64 = [d for d in children if d.platform and d.platform.architecture == "amd64"]
-            chosen = amd64 or children
-            if chosen:
-                manifest = loc.by_digest(chosen[0].digest).manifest_get()
-        if when is None and isinstance(manifest, ImageManifest):
-            config = manifest.config
-            if mt.is_config(config.media_type) and config.size <= MAX_CONFIG_BLOB:
-                with loc.blob_get(config.digest, config.size) as reader:
-                    raw = reader.read()
-                try:
-                    when = parse_created(parse_config(raw).created)
-                except HoistError:
-                    when = None
+        when = image_created(loc)
         with self._lock:
             self._created[key] = when
         return when
@@ -748,7 +723,13 @@ class _Planner:
             except HoistError as exc:
                 return PlanError(image.rule, image.source, str(exc))
 
-        lists = dict(zip([id(i) for i in pending], _map(blobs_of, pending, LOOKUPS), strict=True))
+        lists = dict(
+            zip(
+                [id(i) for i in pending],
+                parallel_map(blobs_of, pending, LOOKUPS, name="hoist-plan"),
+                strict=True,
+            )
+        )
         errors: list[PlanError] = []
         owner: dict[tuple[str, Digest], int] = {}
         asks: list[tuple[int, PlanImage, Descriptor]] = []
@@ -779,7 +760,9 @@ class _Planner:
                 return True
 
         moved: dict[int, tuple[int, int]] = {}
-        for (n, _, desc), absent in zip(asks, _map(missing, asks, LOOKUPS), strict=True):
+        for (n, _, desc), absent in zip(
+            asks, parallel_map(missing, asks, LOOKUPS, name="hoist-plan"), strict=True
+        ):
             if absent:
                 blobs_n, bytes_n = moved.get(n, (0, 0))
                 moved[n] = (blobs_n + 1, bytes_n + desc.size)
@@ -797,14 +780,3 @@ def _blobs(src: Location, platforms: Sequence[str] | None) -> list[Descriptor]:
     """The blobs a copy of ``src`` (pinned by digest) needs at its target, in order, each once."""
     options = CopyOptions(platforms=platforms or ())
     return blobs_needed(src, select_platforms(src.manifest_get(), options.platforms), options)
-
-
-def _map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
-    """``fn`` over ``items`` with up to ``workers`` threads, results in order."""
-    items = list(items)
-    if len(items) <= 1 or workers <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(
-        max_workers=min(workers, len(items)), thread_name_prefix="hoist-plan"
-    ) as pool:
-        return list(pool.map(fn, items))
