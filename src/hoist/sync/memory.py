@@ -17,14 +17,25 @@ still sees one store and mounts) and, with the run's :class:`RunMemory`:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from hoist.errors import BlobNotFound, ManifestNotFound, Unsupported
 from hoist.model.reference import LayoutReference
-from hoist.store.base import BlobMounter, BlobReceiver, Cataloger, RateLimited, Store, TagPager
+from hoist.store.base import (
+    BlobMounter,
+    BlobReceiver,
+    Cataloger,
+    PutChecker,
+    RateLimited,
+    Store,
+    TagPager,
+    WriteBatcher,
+)
 
 if TYPE_CHECKING:
     from hoist.client import Client
@@ -319,6 +330,18 @@ class SyncStore:
             raise
         self.memory.remember_blob(ref, desc)
         return how
+
+    def write_batch(self, ref: ImageRef) -> AbstractContextManager[None]:
+        """The inner store's write batch (the WriteBatcher ability: a layout target syncs once
+        per copy); a store without one makes every write durable as it lands."""
+        if isinstance(self.inner, WriteBatcher):
+            return self.inner.write_batch(ref)
+        return contextlib.nullcontext()
+
+    def manifest_put_check(self, ref: ImageRef, manifest: Manifest) -> None:
+        """The inner store's check before a copy writes (the PutChecker ability), if it has one."""
+        if isinstance(self.inner, PutChecker):
+            self.inner.manifest_put_check(ref, manifest)
 
     def blob_mount(self, ref: ImageRef, source: ImageRef, digest: Digest) -> bool:
         if not isinstance(self.inner, BlobMounter):
