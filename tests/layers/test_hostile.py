@@ -85,6 +85,32 @@ def test_sparse_bomb_bypasses_no_max_size(
     assert written < 1 << 20
 
 
+def test_sparse_bomb_in_a_layer_mod_rewrites_is_refused(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    ref = sparse_layout(tmp_path / "layout")
+    dst = f"ocidir://{tmp_path / 'out'}:v1"
+    args = ["image", "mod", ref, "--create", dst, "--layer-strip-file", "/other"]
+    code, _, err = run(capsysbinary, *args)
+    assert code == 1
+    assert err.count("\n") == 1 and "sparse tar entries are refused" in err
+    assert not (tmp_path / "out" / "index.json").exists()
+
+
+def test_sparse_bomb_in_an_archive_a_build_adds_is_refused(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "bomb.tar").write_bytes(sparse_tar())
+    (context / "Dockerfile").write_text("FROM scratch\nADD bomb.tar /data/\n")
+    dst = f"ocidir://{tmp_path / 'out'}:v1"
+    code, _, err = run(capsysbinary, "image", "build", str(context), "-t", dst)
+    assert code == 1
+    assert "sparse tar entries are refused" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "index.json").exists()
+
+
 def _tar(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from hoist.authoring.context import BuildContext, ContextEntry, has_wildcards
 from hoist.authoring.stage import StageState
 from hoist.errors import InvalidInput
+from hoist.layers.entries import open_member
 from hoist.layers.tarball import LayerBuilder, NewLayer
 
 __all__ = [
@@ -314,8 +315,8 @@ def _unpack(builder: _Layer, entry: PlanEntry) -> None:
                             )
                         data = seen[target]
                     else:
-                        reader = tar.extractfile(member)
-                        data = reader.read() if reader is not None else b""
+                        with open_member(tar, member) as reader:  # sparse: refused
+                            data = reader.read()
                         seen[name] = data
                     builder.add_bytes(dest, data, mode=member.mode, uid=uid, gid=gid)
     except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as exc:

@@ -442,6 +442,7 @@ def _json(value: Sequence[str] | None) -> str:
 
 def _rewrite(layer: DraftLayer, builder: LayerBuilder, drop: Sequence[str]) -> bool:
     """Feed the layer's entries, minus those under ``drop``, to ``builder``; True if any dropped."""
+    from hoist.layers.entries import open_member
     from hoist.layers.stream import LayerStream
 
     desc = layer.descriptor
@@ -459,8 +460,8 @@ def _rewrite(layer: DraftLayer, builder: LayerBuilder, drop: Sequence[str]) -> b
                     continue
                 data = None
                 if info.isfile():
-                    f = tar.extractfile(info)
-                    data = f.read() if f is not None else b""
+                    with open_member(tar, info) as f:  # sparse entries are refused
+                        data = f.read()
                 builder.add_raw(info, data)
         stream.finish()
     return changed
