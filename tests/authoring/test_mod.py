@@ -399,3 +399,37 @@ def test_entrypoint_rm_clears_to_null_and_client_mod(
         "hoist image mod --entrypoint null",
         "hoist image mod --cmd []",
     ]
+
+
+_HOSTILE_CONFIGS = {
+    "deeply-nested": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "5000-digit-number": b'{"created": 1' + b"0" * 5000 + b"}",
+    "config-is-a-list": b'{"config": [1, 2], "rootfs": {"type": "layers", "diff_ids": []}}',
+    "rootfs-is-text": b'{"rootfs": "layers"}',
+    "diff-ids-is-an-object": b'{"rootfs": {"type": "layers", "diff_ids": {"a": 1}}}',
+    "history-is-a-number": b'{"rootfs": {"type": "layers", "diff_ids": []}, "history": 7}',
+    "history-entry-is-text": b'{"rootfs": {"type": "layers", "diff_ids": []}, "history": ["x"]}',
+    "diff-id-is-no-digest": b'{"rootfs": {"type": "layers", "diff_ids": ["nope"]}}',
+}
+
+
+@pytest.mark.parametrize("raw", list(_HOSTILE_CONFIGS.values()), ids=list(_HOSTILE_CONFIGS))
+def test_hostile_config_given_to_mod_is_one_line(
+    raw: bytes, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    from support.cli import run
+
+    from hoist.model.descriptor import Descriptor
+    from hoist.model.manifest import ImageManifest
+
+    store = OCIDirStore(fsync=False)
+    ref = LayoutReference("ocidir", str(tmp_path / "bad"), "v1")
+    config = store.blob_put(ref, raw, media_type=mt.OCI_CONFIG)
+    store.manifest_put(
+        ref, ImageManifest.build(Descriptor(mt.OCI_CONFIG, config.digest, len(raw)), [])
+    )
+    dst = f"ocidir://{tmp_path / 'out'}:v1"
+    code, out, err = run(capsysbinary, "image", "mod", str(ref), "--create", dst, "--env", "A=1")
+    assert code == 1, err
+    assert out == b"" and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -139,9 +139,17 @@ class Draft:
         if not isinstance(document, dict):
             raise InvalidConfig(f"{manifest.config.digest}: the config is not a JSON object")
         run = document.get("config") or {}
-        document["config"] = run  # its place among the fields, whatever happens to it
         rootfs = document.get("rootfs") or {}
-        diff_ids = [Digest.parse(str(d)) for d in rootfs.get("diff_ids") or []]
+        history = document.get("history") or []
+        if not isinstance(run, dict) or not isinstance(rootfs, dict):
+            raise InvalidConfig(f"{manifest.config.digest}: config and rootfs must be objects")
+        raw_ids = rootfs.get("diff_ids") or []
+        if not isinstance(raw_ids, list) or not isinstance(history, list):
+            raise InvalidConfig(f"{manifest.config.digest}: diff_ids and history must be lists")
+        if not all(isinstance(h, dict) for h in history):
+            raise InvalidConfig(f"{manifest.config.digest}: a history entry is not an object")
+        document["config"] = run  # its place among the fields, whatever happens to it
+        diff_ids = [Digest.parse(str(d)) for d in raw_ids]
         if len(manifest.layers) != len(diff_ids):
             raise InvalidConfig(
                 f"{location}: {len(manifest.layers)} layers but {len(diff_ids)} diff_ids"
@@ -150,8 +158,7 @@ class Draft:
             DraftLayer(desc, diff_id, location=location)
             for desc, diff_id in zip(manifest.layers, diff_ids, strict=True)
         ]
-        history = list(document.get("history") or [])
-        return cls(document, run, history, layers, manifest, dict(manifest.annotations))
+        return cls(document, run, list(history), layers, manifest, dict(manifest.annotations))
 
     def clone(self) -> Draft:
         """A copy to change apart (layers are shared: they are immutable)."""
