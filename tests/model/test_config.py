@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.json_fuzz import CONFIGISH, encoded
 
 from hoist.errors import HoistError, InvalidConfig, InvalidInput
 from hoist.model.config import ContainerConfig, History, ImageConfig, parse_config
@@ -574,3 +575,23 @@ def test_container_config_from_dict_none() -> None:
     assert cc.entrypoint is None and cc.cmd is None
     assert cc.env == () and cc.labels == {}
     hash(cc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(encoded(CONFIGISH))
+def test_fuzz_parse_config_only_hoist_errors(raw: bytes) -> None:
+    """Any bytes: a config whose platform, environment and history can be read, or one
+    HoistError (a config without os or architecture has no platform)."""
+    try:
+        config = parse_config(raw)
+    except HoistError:
+        return
+    assert isinstance(config.config.env_dict(), dict)
+    for entry, index in config.layer_history():
+        assert entry is None or isinstance(entry, History)
+        assert index is None or index >= 0
+    try:
+        platform = config.platform
+    except HoistError:
+        return
+    assert Platform.parse(str(platform)) == platform

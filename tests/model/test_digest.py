@@ -6,7 +6,7 @@ import hashlib
 import io
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hoist.errors import DigestMismatch, InvalidDigest, InvalidInput
@@ -273,3 +273,20 @@ def test_verifying_reader_any_body(data: bytes, chunk: int) -> None:
     reader = VerifyingReader(io.BytesIO(data), digest_of(data), len(data))
     assert _drain(reader, chunk) == data
     assert reader.verified
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=140)
+    | st.builds(
+        lambda alg, hex_: f"{alg}:{hex_}",
+        st.sampled_from(["sha256", "sha512", "SHA256", "md5", ""]),
+        st.text(alphabet="0123456789abcdefABCDEF", max_size=130),
+    )
+)
+def test_fuzz_digest_parse_only_invalid_digest(text: str) -> None:
+    try:
+        digest = Digest.parse(text)
+    except InvalidDigest:
+        return
+    assert str(Digest.parse(str(digest))) == str(digest)

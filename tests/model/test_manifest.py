@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.json_fuzz import MANIFESTISH, MEDIA_TYPES, encoded
 
 from hoist.errors import (
     HoistError,
@@ -1050,3 +1051,23 @@ def test_platforms() -> None:
     oci = parse_manifest(pretty(OCI_INDEX_OBJ))
     assert isinstance(oci, Index)
     assert oci.platforms() == [Platform("linux", "ppc64le"), Platform("linux", "amd64")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    encoded(MANIFESTISH),
+    st.none() | MEDIA_TYPES | st.text(max_size=20),
+)
+def test_fuzz_parse_manifest_only_hoist_errors(raw: bytes, media_type: str | None) -> None:
+    """Any bytes under any Content-Type: a manifest whose every part can be used, or one
+    HoistError."""
+    try:
+        m = parse_manifest(raw, media_type)
+    except HoistError:
+        return
+    assert m.raw == raw and m.digest == digest_of(raw)
+    assert m.descriptor().size == len(raw)
+    for d in m.referenced():
+        assert isinstance(d.digest, Digest) and d.size >= 0
+    if isinstance(m, Index):
+        assert all(isinstance(p, Platform) for p in m.platforms())

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.json_fuzz import JSON, PLATFORMISH
 
 from hoist.errors import InvalidInput, InvalidPlatform, PlatformNotFound
 from hoist.model import platform as platform_module
@@ -326,3 +327,28 @@ def test_str_round_trip(p: Platform) -> None:
 def test_dict_round_trip_any(p: Platform, features: tuple[str, ...]) -> None:
     p = dataclasses.replace(p, os_features=features)
     assert Platform.from_dict(p.to_dict()) == p
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=40)
+    | st.lists(st.sampled_from(["linux", "amd64", "arm", "v7", "", "/"]), max_size=5).map("/".join)
+)
+def test_fuzz_platform_parse_only_invalid_platform(text: str) -> None:
+    try:
+        platform = Platform.parse(text)
+    except InvalidPlatform:
+        return
+    assert Platform.parse(str(platform)) == platform
+
+
+@settings(max_examples=300, deadline=None)
+@given(PLATFORMISH | JSON)
+def test_fuzz_platform_from_dict_only_hoist_errors(data: Any) -> None:
+    from hoist.errors import HoistError
+
+    try:
+        platform = Platform.from_dict(data)
+    except HoistError:
+        return
+    assert isinstance(str(platform), str)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.cli import run
+from support.json_fuzz import JSON
 from support.skopeo import skopeo, skopeo_raw
 
 from hoist.copy import CopyOptions, image_copy
@@ -356,20 +357,13 @@ def test_failed_cli_copy_into_an_archive_leaves_no_file(
 
 # --------------------------------------------------------------------------- fuzzing
 
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
-_NAMES = st.sampled_from(["config.json", "layer.tar", "absent", "", "../x"]) | _JSON
+_NAMES = st.sampled_from(["config.json", "layer.tar", "absent", "", "../x"]) | JSON
 _ENTRY = st.fixed_dictionaries(
     {},
     optional={
         "Config": _NAMES,
-        "Layers": st.lists(_NAMES, max_size=3) | _JSON,
-        "RepoTags": st.lists(st.text(max_size=12) | _JSON, max_size=2) | _JSON,
+        "Layers": st.lists(_NAMES, max_size=3) | JSON,
+        "RepoTags": st.lists(st.text(max_size=12) | JSON, max_size=2) | JSON,
     },
 )
 
@@ -377,8 +371,8 @@ _ENTRY = st.fixed_dictionaries(
 @settings(max_examples=150, deadline=None)
 @given(
     st.binary(max_size=200)
-    | _JSON.map(lambda v: json.dumps(v).encode())
-    | st.lists(_ENTRY | _JSON, max_size=3).map(lambda v: json.dumps(v).encode())
+    | JSON.map(lambda v: json.dumps(v).encode())
+    | st.lists(_ENTRY | JSON, max_size=3).map(lambda v: json.dumps(v).encode())
 )
 def test_fuzz_manifest_json_only_hoist_errors(raw: bytes) -> None:
     import io

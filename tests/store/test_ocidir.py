@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.json_fuzz import DESCRIPTORISH, JSON
 from support.skopeo import skopeo, skopeo_raw
 
 from hoist.errors import (
@@ -287,7 +288,7 @@ def test_index_json_over_its_own_limit_is_refused(
     from hoist.store import ocidir
 
     store, ref = samples
-    monkeypatch.setattr(ocidir, "MAX_INDEX_JSON_SIZE", 64 << 10, raising=False)
+    monkeypatch.setattr(ocidir, "MAX_INDEXJSON_SIZE", 64 << 10, raising=False)
     _many_tags(Path(ref.path), 1000)
     with pytest.raises(InvalidManifest, match=r"index\.json"):
         store.tag_list(ref)
@@ -303,7 +304,7 @@ def test_copy_crossing_the_index_limit_fails_before_the_first_blob(
     store, ref = samples
     root = Path(ref.path)
     limit = len((root / "index.json").read_bytes()) + 100  # room for no new entry
-    monkeypatch.setattr(ocidir, "MAX_INDEX_JSON_SIZE", limit, raising=False)
+    monkeypatch.setattr(ocidir, "MAX_INDEXJSON_SIZE", limit, raising=False)
     source = LayoutReference("ocidir", str(tmp_path / "source"), "v1")
     write_image(OCIDirStore(fsync=False), source, base_image([Platform("linux", "s390x")]))
     before = _snapshot(root)
@@ -318,40 +319,12 @@ def test_copy_crossing_the_index_limit_fails_before_the_first_blob(
 # --------------------------------------------------------------------------- fuzzing
 
 
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-_DESCRIPTORISH = st.fixed_dictionaries(
-    {},
-    optional={
-        "mediaType": st.sampled_from(
-            [
-                "application/vnd.oci.image.manifest.v1+json",
-                "application/vnd.oci.image.index.v1+json",
-            ]
-        )
-        | _JSON,
-        "digest": st.sampled_from(["sha256:" + "a" * 64, "sha256:x", "md5:00"]) | _JSON,
-        "size": st.integers(min_value=-2, max_value=2**70) | _JSON,
-        "annotations": st.dictionaries(
-            st.just("org.opencontainers.image.ref.name") | st.text(max_size=5),
-            st.text(max_size=10) | _JSON,
-            max_size=2,
-        )
-        | _JSON,
-        "platform": _JSON,
-    },
-)
 _INDEXISH = st.fixed_dictionaries(
     {},
     optional={
-        "schemaVersion": st.just(2) | _JSON,
-        "mediaType": st.just("application/vnd.oci.image.index.v1+json") | _JSON,
-        "manifests": st.lists(_DESCRIPTORISH, max_size=4) | _JSON,
+        "schemaVersion": st.just(2) | JSON,
+        "mediaType": st.just("application/vnd.oci.image.index.v1+json") | JSON,
+        "manifests": st.lists(DESCRIPTORISH, max_size=4) | JSON,
     },
 )
 
@@ -359,7 +332,7 @@ _INDEXISH = st.fixed_dictionaries(
 @settings(max_examples=150, deadline=None)
 @given(
     st.binary(max_size=200)
-    | _JSON.map(lambda v: json.dumps(v).encode())
+    | JSON.map(lambda v: json.dumps(v).encode())
     | _INDEXISH.map(lambda v: json.dumps(v).encode())
 )
 def test_fuzz_index_json_only_hoist_errors(raw: bytes) -> None:
