@@ -8,6 +8,7 @@ middle of its commit so that a racing request lands there every time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -448,6 +449,54 @@ def test_content_range_with_a_huge_number_is_416(
 # ---------------------------------------------------------------------- 5: slow clients, limits
 
 
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_slow_client_attack_leaves_server_memory_bounded(tmp_path: Path) -> None:
+    """400 uploads that each send 1 MiB of an 8 MiB body and stall, against 8 upload slots:
+    the server's memory grows by at most the slots' bound (3 MiB each) and some slack. Before
+    the limits, RSS grew by 137 MiB here (40 -> 177 MiB; it held what every upload sent)."""
+    import re
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "hoist", "serve", "--addr", "127.0.0.1:0"]
+    proc = subprocess.Popen(
+        [*cmd, "--root", str(tmp_path / "root"), "--no-ui", "-q", "--max-uploads", "8"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    socks: list[socket.socket] = []
+    try:
+        assert proc.stderr is not None
+        match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        assert match, "hoist serve did not start"
+        port = int(match.group(1))
+        http = Http(f"http://127.0.0.1:{port}")
+        assert http.get("/v2/").status == 200
+        before = _rss_mib(proc.pid)
+        chunk = secrets.token_bytes(1 << 20)
+        for _ in range(400):
+            location = start_upload(http, "slow/app")
+            sock = socket.create_connection(("127.0.0.1", port))
+            socks.append(sock)
+            with contextlib.suppress(OSError):  # refused ones are answered and closed
+                sock.sendall(head_of("PATCH", location, 8 << 20) + chunk)
+        time.sleep(2)  # what the admitted uploads gathered is written out after 0.5 s
+        during = _rss_mib(proc.pid)
+        assert http.get("/v2/").status == 200
+        assert during - before < 8 * 3 + 24, f"RSS {before:.0f} -> {during:.0f} MiB"
+    finally:
+        for sock in socks:
+            sock.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def test_stalled_uploads_beyond_the_limit_are_refused(tmp_path: Path) -> None:
     root = tmp_path / "root"
     stalled = DEFAULT_MAX_UPLOADS + 16
@@ -554,6 +603,33 @@ def test_oversized_header_is_refused_in_one_line(
         with ServerThread(tmp_path / "root", max_header_size=32 << 10) as srv:
             assert Http(srv.url).get("/v2/", headers={"X-Padding": "a" * 20_000}).status == 200
     assert not tracebacks(caplog)
+
+
+def test_manifest_over_a_lowered_limit_is_413_and_stores_nothing(tmp_path: Path) -> None:
+    with ServerThread(tmp_path / "root", max_manifest_size=2048) as srv:
+        http = Http(srv.url)
+        config = dump({"a": 1})
+        push_blob(http, "small", config)
+
+        def manifest(padding: int) -> bytes:
+            return dump(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "config": desc(OCI_CONFIG, config),
+                    "layers": [],
+                    "annotations": {"padding": "x" * padding},
+                }
+            )
+
+        fits, over = manifest(1500), manifest(2100)
+        assert len(fits) <= 2048 < len(over)
+        assert put_manifest(http, "small", "fits", fits, OCI_MANIFEST).status == 201
+        assert_error(
+            put_manifest(http, "small", "over", over, OCI_MANIFEST), 413, "MANIFEST_INVALID"
+        )
+        assert http.get("/v2/small/manifests/over", headers=ACCEPT).status == 404
+        assert http.get("/v2/small/tags/list").json()["tags"] == ["fits"]
 
 
 @pytest.mark.parametrize(
