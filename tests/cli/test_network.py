@@ -36,7 +36,16 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOIST_CONFIG", str(tmp_path / "hoist.json"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOIST_CERTS_DIRS", str(tmp_path / "certs.d"))
-    for name in ("XDG_RUNTIME_DIR", "REGISTRY_AUTH_FILE", "HOIST_PASSWORD", "HOIST_CREDS"):
+    for name in (
+        "XDG_RUNTIME_DIR",
+        "REGISTRY_AUTH_FILE",
+        "HOIST_PASSWORD",
+        "HOIST_CREDS",
+        "HOIST_SRC_CREDS",
+        "HOIST_DEST_CREDS",
+        "HOIST_REGISTRY_TOKEN",
+        "HOIST_IDENTITY_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -108,6 +117,7 @@ def test_src_and_dest_creds(
     repo_name: str,
     registry_basic: RegistryServer,
     registry_token: RegistryServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     src = _pushed(request, registry_basic, repo_name)
     dst = f"{registry_token.host}/{repo_name}:copied"
@@ -135,6 +145,18 @@ def test_src_and_dest_creds(
         capsysbinary, "image", "copy", f"{src}:v1", "ocidir://x", "--dest-creds", "a:b"
     )
     assert code == 2 and "not on a registry" in err
+    # the same from the environment, as CI jobs give them
+    monkeypatch.setenv("HOIST_SRC_CREDS", registry_basic.creds)
+    monkeypatch.setenv("HOIST_DEST_CREDS", registry_token.creds)
+    code, _, err = run(
+        capsysbinary, "image", "copy", "-q", f"{src}:v1", f"{dst}-env", "--tls", "disabled"
+    )
+    assert code == 0, err
+    monkeypatch.delenv("HOIST_SRC_CREDS")
+    code, _, err = run(
+        capsysbinary, "image", "copy", "-q", f"{src}:v1", f"{dst}-env2", "--tls", "disabled"
+    )
+    assert code == 1 and "anonymously" in err  # the source needs its credentials
 
 
 def test_registry_token(
@@ -142,6 +164,7 @@ def test_registry_token(
     capsysbinary: Any,
     repo_name: str,
     registry_token: RegistryServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repo = _pushed(request, registry_token, repo_name)
     ts = registry_token.token_server
@@ -156,6 +179,38 @@ def test_registry_token(
     assert code == 0 and out.decode().split() == ["v1"], err
     code, _, err = run(capsysbinary, *args, "--registry-token", "not-a-token")
     assert code == 1 and "with a registry token" in err and "not-a-token" not in err
+    monkeypatch.setenv("HOIST_REGISTRY_TOKEN", token)
+    code, out, err = run(capsysbinary, *args)
+    assert code == 0 and out.decode().split() == ["v1"], err
+
+
+def test_identity_token(
+    request: pytest.FixtureRequest,
+    capsysbinary: Any,
+    repo_name: str,
+    registry_token: RegistryServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An OAuth2 refresh token (what `docker login` stores as identitytoken) for one command:
+    the token server is asked with grant_type=refresh_token."""
+    ts = registry_token.token_server
+    assert ts is not None and registry_token.username
+    layout = LayoutReference("ocidir", str(request.getfixturevalue("tmp_path") / "l"), "v1")
+    write_image(OCIDirStore(fsync=False), layout, SAMPLE)
+    dst = f"{registry_token.host}/{repo_name}:v1"
+    args = ["image", "copy", "-q", str(layout), dst, "--tls", "disabled"]
+    code, _, err = run(
+        capsysbinary, *args, "--identity-token", ts.new_refresh_token(registry_token.username)
+    )
+    assert code == 0, err
+    monkeypatch.setenv("HOIST_IDENTITY_TOKEN", ts.new_refresh_token(registry_token.username))
+    code, _, err = run(capsysbinary, *args)
+    assert code == 0, err
+    mine = [r for r in ts.requests if r.actions_for(repo_name)]
+    assert mine and all(r.grant_type == "refresh_token" and r.authenticated for r in mine)
+    monkeypatch.setenv("HOIST_IDENTITY_TOKEN", "not-a-refresh-token")
+    code, _, err = run(capsysbinary, *args)
+    assert code == 1 and "not-a-refresh-token" not in err
 
 
 def test_authfile_and_no_creds(
@@ -274,6 +329,13 @@ def test_skopeo_names_and_the_local_path_hint(
     assert code == 0, err
     code, out, err = run(capsysbinary, "image", "digest", f"oci-archive:{archive}:v1")
     assert code == 0 and out.decode().strip() == str(SAMPLE.top.digest), err
+    docker = tmp_path / "app-docker.tar"
+    code, _, err = run(
+        capsysbinary, "image", "copy", "-q", f"oci:{layout}:v1", f"docker-archive:{docker}:v1"
+    )
+    assert code == 0, err
+    code, out, err = run(capsysbinary, "image", "config", f"docker-archive:{docker}")
+    assert code == 0 and json.loads(out)["rootfs"]["diff_ids"], err
     dst = f"docker://{registry_anon.host}/{repo_name}:v1"
     code, _, err = run(
         capsysbinary, "image", "copy", "-q", f"oci:{layout}:v1", dst, "--tls", "disabled"
@@ -356,6 +418,42 @@ def test_password_never_in_process_list_logs_or_errors(
     assert result.returncode == 1 and "hoist registry login" in result.stderr
 
 
+@pytest.mark.parametrize("option", ["--src-creds", "--dest-creds"])
+def test_two_ended_passwords_leave_the_process_list(option: str, env: Path) -> None:
+    gate = threading.Event()
+
+    def slow(r: Request) -> None:
+        gate.wait(5)
+        r.error(404, "MANIFEST_UNKNOWN", "no such manifest")
+
+    srv = FakeServer(slow)
+    layout = LayoutReference("ocidir", str(env / "layout"), "v1")
+    write_image(OCIDirStore(fsync=False), layout, SAMPLE)
+    src, dst = (f"{srv.host}/app:v1", f"ocidir://{env / 'out'}:v1")
+    if option == "--dest-creds":
+        src, dst = str(layout), f"{srv.host}/app:v1"
+    secret = "s3cret-" + option[2:]
+    try:
+        proc = subprocess.Popen(
+            [HOIST, "image", "copy", src, dst, "--tls", "disabled", option, f"bob:{secret}"],
+            env=_subprocess_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not srv.requests():
+            time.sleep(0.05)
+        assert srv.requests(), "hoist never reached the registry"
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        gate.set()
+        _, err = proc.communicate(timeout=20)
+    finally:
+        gate.set()
+        srv.close()
+    assert option.encode() in cmdline and b"bob:" in cmdline
+    assert secret.encode() not in cmdline and secret.encode() not in err
+
+
 def test_no_raw_warnings_with_tls_insecure(registry_mtls: RegistryServer, env: Path) -> None:
     tls = registry_mtls.tls
     assert tls is not None and tls.client is not None and registry_mtls.creds
@@ -433,3 +531,52 @@ def test_registry_set_and_unset_each_setting(capsysbinary: Any, env: Path, tmp_p
     assert json.loads((env / "hoist.json").read_text())["registries"] == {}
     code, _, err = run(capsysbinary, "registry", "set", host, "--proxy", "socks5://p:1")
     assert code == 1 and "not supported" in err
+
+
+def test_proxy_for_one_command(
+    squid: Any,
+    registry_mtls: RegistryServer,
+    capsysbinary: Any,
+    repo_name: str,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--proxy URL`` through a real squid to a registry only squid can resolve; ``--proxy
+    direct`` ignores HTTPS_PROXY."""
+    tls = registry_mtls.tls
+    assert tls is not None and tls.client is not None and registry_mtls.creds
+    behind = f"registry.proxied.test:{registry_mtls.port}"
+    code, _, err = run(
+        capsysbinary,
+        "registry",
+        "set",
+        behind,
+        "--ca",
+        str(tls.ca.path),
+        "--client-cert",
+        str(tls.client.cert),
+        "--client-key",
+        str(tls.client.key),
+    )
+    assert code == 0, err
+    layout = LayoutReference("ocidir", str(env / "layout"), "v1")
+    write_image(OCIDirStore(fsync=False), layout, SAMPLE)
+    started = len(squid.entries())
+    creds = ["--creds", registry_mtls.creds]
+    dst = f"{behind}/{repo_name}"
+    code, _, err = run(
+        capsysbinary, "image", "copy", "-q", str(layout), f"{dst}:v1", *creds, "--proxy", squid.url
+    )
+    assert code == 0, err
+    code, out, err = run(capsysbinary, "tag", "ls", dst, *creds, "--proxy", squid.url)
+    assert code == 0 and out.decode().split() == ["v1"], err
+    entries = squid.wait_entries(started, lambda es: any(e.url == behind for e in es))
+    assert {e.method for e in entries} == {"CONNECT"} and {e.url for e in entries} == {behind}
+    # without a proxy the name does not resolve; --proxy direct overrides the environment
+    code, _, err = run(capsysbinary, "tag", "ls", dst, *creds)
+    assert code == 1 and "cannot resolve host name" in err
+    monkeypatch.setenv("HTTPS_PROXY", squid.url)
+    code, _, err = run(capsysbinary, "tag", "ls", dst, *creds, "--proxy", "direct")
+    assert code == 1 and "cannot resolve host name" in err
+    code, out, err = run(capsysbinary, "tag", "ls", dst, *creds)
+    assert code == 0 and out.decode().split() == ["v1"], err

@@ -10,7 +10,7 @@ from support.fake_http import FakeServer, Request
 from support.registry_fixtures import RegistryServer
 
 from hoist.config.settings import Mirror, RegistrySettings
-from hoist.errors import ManifestNotFound
+from hoist.errors import DigestMismatch, ManifestNotFound
 from hoist.model.manifest import ImageManifest
 from hoist.model.platform import Platform
 from hoist.model.reference import Reference
@@ -77,6 +77,57 @@ def test_a_mirror_that_lies_is_not_used(registry_anon: RegistryServer, repo_name
             ref = Reference(origin.host, repo_name).by_digest(pushed.digest)
             assert store.manifest_get(ref).digest == pushed.digest
         assert [s.path for s in fake.requests()] == [f"/v2/{repo_name}/manifests/{pushed.digest}"]
+    finally:
+        fake.close()
+
+
+def test_a_mirror_serving_a_blob_of_another_length_is_not_used(
+    registry_anon: RegistryServer, repo_name: str
+) -> None:
+    origin = registry_anon
+    with closing(_store(origin.host, [], {})) as direct:
+        write_image(direct, Reference(origin.host, repo_name, "v1"), SAMPLE)
+    image = SAMPLE.children[0]
+    assert isinstance(image, ImageManifest)
+    layer = image.layers[0]
+
+    def short(r: Request) -> None:
+        r.reply(200, b"not the blob", {"Content-Type": "application/octet-stream"})
+
+    fake = FakeServer(short)
+    try:
+        with closing(_store(origin.host, [Mirror(fake.host, 1)], {})) as store:
+            ref = Reference(origin.host, repo_name)
+            with store.blob_get(ref, layer.digest, layer.size) as reader:
+                assert reader.read() == SAMPLE.blobs[layer.digest]
+        assert [s.path for s in fake.requests()] == [f"/v2/{repo_name}/blobs/{layer.digest}"]
+    finally:
+        fake.close()
+
+
+def test_a_mirror_serving_other_bytes_of_the_right_length_fails_the_read(
+    registry_anon: RegistryServer, repo_name: str
+) -> None:
+    """Bytes are checked as they stream, so a blob can only be found wrong at its end: the
+    read fails with DigestMismatch (nothing is kept), it does not silently fall back."""
+    origin = registry_anon
+    with closing(_store(origin.host, [], {})) as direct:
+        write_image(direct, Reference(origin.host, repo_name, "v1"), SAMPLE)
+    image = SAMPLE.children[0]
+    assert isinstance(image, ImageManifest)
+    layer = image.layers[0]
+
+    def forged(r: Request) -> None:
+        r.reply(200, b"x" * layer.size, {"Content-Type": "application/octet-stream"})
+
+    fake = FakeServer(forged)
+    try:
+        with (
+            closing(_store(origin.host, [Mirror(fake.host, 1)], {})) as store,
+            pytest.raises(DigestMismatch),
+            store.blob_get(Reference(origin.host, repo_name), layer.digest, layer.size) as reader,
+        ):
+            reader.read()
     finally:
         fake.close()
 

@@ -199,6 +199,7 @@ class Transport:
         expect: Iterable[int] = (200,),
         stream: bool = False,
         redirect: bool = True,
+        size: int | None = None,
     ) -> Response:
         """Send a request to registry ``host`` (``reg:5000``) and return a response with an
         expected status, or raise.
@@ -207,14 +208,15 @@ class Transport:
         are appended (repeated keys allowed). ``scopes`` (``repository:app:pull``) are what a bearer
         token must allow. With ``stream=False`` the body is read whole (small bodies only); with
         ``stream=True`` the caller reads it and closes the response. Redirects are followed unless
-        ``redirect=False``; Authorization is only ever sent to ``host``.
+        ``redirect=False``; Authorization is only ever sent to ``host``. ``size`` is the length a
+        blob GET must have: a mirror that answers with another is skipped.
         """
         host = _host(host)
         match = _MIRRORED.fullmatch(path) if method == "GET" else None
         if match is not None:
             for mirror in self._settings_for(host).mirrors:
                 answer = self._from_mirror(
-                    mirror, match, headers, scopes, stream, redirect, query, host
+                    mirror, match, headers, scopes, stream, redirect, query, host, size
                 )
                 if answer is not None:
                     return answer
@@ -277,9 +279,11 @@ class Transport:
         redirect: bool,
         query: Iterable[tuple[str, str]] | None,
         host: str,
+        size: int | None,
     ) -> Response | None:
         """The answer of ``mirror`` to a GET of a manifest or blob, or None (after logging why)
-        when it has none that holds: any error, any status but 200/206, a wrong digest."""
+        when it has none that holds: any error, any status but 200/206, a manifest with a wrong
+        digest, a blob of another length than ``size``."""
         repo, kind, ref = match.group("repo", "kind", "ref")
         prefix = f"{mirror.prefix}/" if mirror.prefix else ""
         path = f"/v2/{prefix}{repo}/{kind}/{ref}"
@@ -310,6 +314,18 @@ class Transport:
                 )
                 return None
             return _buffered(response, raw)
+        declared = response.content_length
+        if kind == "blobs" and size is not None and response.status == 200 and declared != size:
+            response.close()
+            log.warning(
+                "mirror %s of %s: blob %s has %s bytes, not %d; not used",
+                mirror.location,
+                host,
+                ref,
+                declared,
+                size,
+            )
+            return None
         if not stream:
             try:
                 return _buffered(response, response.read_capped(_MAX_TOKEN_BODY, what="reply"))
@@ -337,7 +353,7 @@ class Transport:
     ) -> VerifyingReader:
         """A reader of the blob at ``path`` that verifies ``size`` and ``digest`` while streaming
         and resumes with a Range request when the connection is cut. Close it when done."""
-        response = self.request("GET", host, path, scopes=scopes, stream=True)
+        response = self.request("GET", host, path, scopes=scopes, stream=True, size=size)
         declared = response.content_length
         if size is not None and declared is not None and declared != size:
             response.close()
