@@ -667,8 +667,14 @@ def test_directory_refusals(capsysbinary: Any, env: Path, tmp_path: Path) -> Non
 
 
 def _oras(host: str) -> Any:
-    oras_client = pytest.importorskip("oras.client")
-    return oras_client.OrasClient(hostname=host, insecure=True, tls_verify=False)
+    """An oras-py client (the peer); missing, the test skips, or fails in CI like any peer."""
+    from support.registry_fixtures import require_tool
+
+    try:
+        import oras.client
+    except ImportError:
+        require_tool("oras-py (pip install oras)")
+    return oras.client.OrasClient(hostname=host, insecure=True, tls_verify=False)
 
 
 @pytest.fixture(params=["distribution", "hoist-serve"])

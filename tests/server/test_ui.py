@@ -11,6 +11,7 @@ import re
 import statistics
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -166,6 +167,15 @@ def test_repositories_count_tags_and_storage_once(served: tuple[ServerThread, Pu
     # base and its mirror share every blob: the disk holds them once
     assert f"{human_size(sum(on_disk))} on disk in {len(on_disk)} blobs" in text_of(html)
     assert "saved by sharing" in html
+    # last push: when the repository last changed, as a time element and "... ago"
+    now = datetime.now(UTC)
+    for name, row in rows.items():
+        assert re.fullmatch(r"just now|\d+ (minute|hour|day)s? ago", row[5]), row
+        newest = max(storage.stamp(name)) / 1e9
+        stamp = datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        assert f'<time datetime="{stamp}"' in html
+        pushed = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
+        assert timedelta(seconds=-5) < now - pushed < timedelta(hours=1)
 
 
 def test_repository_lists_tags_with_digest_platforms_size_and_referrers(

@@ -288,7 +288,7 @@ def test_index_json_over_its_own_limit_is_refused(
     from hoist.store import ocidir
 
     store, ref = samples
-    monkeypatch.setattr(ocidir, "MAX_INDEXJSON_SIZE", 64 << 10, raising=False)
+    monkeypatch.setattr(ocidir, "MAX_INDEX_JSON_SIZE", 64 << 10)
     _many_tags(Path(ref.path), 1000)
     with pytest.raises(InvalidManifest, match=r"index\.json"):
         store.tag_list(ref)
@@ -304,7 +304,7 @@ def test_copy_crossing_the_index_limit_fails_before_the_first_blob(
     store, ref = samples
     root = Path(ref.path)
     limit = len((root / "index.json").read_bytes()) + 100  # room for no new entry
-    monkeypatch.setattr(ocidir, "MAX_INDEXJSON_SIZE", limit, raising=False)
+    monkeypatch.setattr(ocidir, "MAX_INDEX_JSON_SIZE", limit)
     source = LayoutReference("ocidir", str(tmp_path / "source"), "v1")
     write_image(OCIDirStore(fsync=False), source, base_image([Platform("linux", "s390x")]))
     before = _snapshot(root)
