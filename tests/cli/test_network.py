@@ -351,6 +351,14 @@ def test_skopeo_names_and_the_local_path_hint(
 # -- secrets and warnings --------------------------------------------------------------------------
 
 
+def _wait_for_a_request(srv: FakeServer) -> None:
+    """Until hoist, in another process, has reached ``srv`` (at most 10 s)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not srv.requests():
+        time.sleep(0.05)
+    assert srv.requests(), "hoist never reached the registry"
+
+
 def _subprocess_env(env: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     return {**keep, "HOIST_CONFIG": str(env / "hoist.json"), "DOCKER_CONFIG": str(env / "docker")}
@@ -388,9 +396,7 @@ def test_password_never_in_process_list_logs_or_errors(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not srv.requests():
-            time.sleep(0.05)
+        _wait_for_a_request(srv)
         seen.append(Path(f"/proc/{proc.pid}/cmdline").read_bytes())
         ps = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(proc.pid)], capture_output=True)
         seen.append(ps.stdout)
@@ -440,10 +446,7 @@ def test_two_ended_passwords_leave_the_process_list(option: str, env: Path) -> N
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not srv.requests():
-            time.sleep(0.05)
-        assert srv.requests(), "hoist never reached the registry"
+        _wait_for_a_request(srv)
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         gate.set()
         _, err = proc.communicate(timeout=20)

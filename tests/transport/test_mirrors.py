@@ -11,6 +11,7 @@ from support.registry_fixtures import RegistryServer
 
 from hoist.config.settings import Mirror, RegistrySettings
 from hoist.errors import DigestMismatch, ManifestNotFound
+from hoist.model.descriptor import Descriptor
 from hoist.model.manifest import ImageManifest
 from hoist.model.platform import Platform
 from hoist.model.reference import Reference
@@ -81,15 +82,20 @@ def test_a_mirror_that_lies_is_not_used(registry_anon: RegistryServer, repo_name
         fake.close()
 
 
-def test_a_mirror_serving_a_blob_of_another_length_is_not_used(
-    registry_anon: RegistryServer, repo_name: str
-) -> None:
-    origin = registry_anon
+def _pushed_layer(origin: RegistryServer, repo_name: str) -> Descriptor:
+    """Push SAMPLE to ``origin`` directly; the descriptor of its first layer."""
     with closing(_store(origin.host, [], {})) as direct:
         write_image(direct, Reference(origin.host, repo_name, "v1"), SAMPLE)
     image = SAMPLE.children[0]
     assert isinstance(image, ImageManifest)
-    layer = image.layers[0]
+    return image.layers[0]
+
+
+def test_a_mirror_serving_a_blob_of_another_length_is_not_used(
+    registry_anon: RegistryServer, repo_name: str
+) -> None:
+    origin = registry_anon
+    layer = _pushed_layer(origin, repo_name)
 
     def short(r: Request) -> None:
         r.reply(200, b"not the blob", {"Content-Type": "application/octet-stream"})
@@ -111,11 +117,7 @@ def test_a_mirror_serving_other_bytes_of_the_right_length_fails_the_read(
     """Bytes are checked as they stream, so a blob can only be found wrong at its end: the
     read fails with DigestMismatch (nothing is kept), it does not silently fall back."""
     origin = registry_anon
-    with closing(_store(origin.host, [], {})) as direct:
-        write_image(direct, Reference(origin.host, repo_name, "v1"), SAMPLE)
-    image = SAMPLE.children[0]
-    assert isinstance(image, ImageManifest)
-    layer = image.layers[0]
+    layer = _pushed_layer(origin, repo_name)
 
     def forged(r: Request) -> None:
         r.reply(200, b"x" * layer.size, {"Content-Type": "application/octet-stream"})
