@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import pytest
 
 
 @dataclass
@@ -229,3 +231,18 @@ def self_signed_cert(directory: Path, address: str = "127.0.0.1") -> tuple[Path,
         )
     )
     return cert_path, key_path
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., FakeServer]]:
+    """Start fake servers with ``serve(handler, **FakeServer options)``; all closed after."""
+    started: list[FakeServer] = []
+
+    def start(handler: Any, **kw: Any) -> FakeServer:
+        server = FakeServer(handler, **kw)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.fake_http import FakeServer, Request
+from support.fake_http import Request
 
 from hoist.config.settings import RegistrySettings
 from hoist.errors import TransportError
@@ -56,20 +55,6 @@ def test_fuzz_content_range_never_raises(value: str) -> None:
     if parsed is not None:
         first, last, total = parsed
         assert 0 <= first <= last and (total is None or last < total)
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    started: list[FakeServer] = []
-
-    def start(handler: Any) -> FakeServer:
-        server = FakeServer(handler)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.fake_http import FakeServer, Request, self_signed_cert
+from support.fake_http import Request, self_signed_cert
 from support.registry_fixtures import RegistryServer
 
 from hoist.config.credentials import Credentials
@@ -44,20 +43,6 @@ def make(**kw: Any) -> Transport:
     }
     opts.update(kw)
     return Transport(**opts)
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    started: list[FakeServer] = []
-
-    def start(handler: Any, **kw: Any) -> FakeServer:
-        server = FakeServer(handler, **kw)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
 
 
 def _closed_port() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.fake_http import FakeServer, Request, self_signed_cert
+from support.fake_http import Request, self_signed_cert
 
 from hoist.config.credentials import Credentials
 from hoist.config.settings import RegistrySettings, is_loopback
@@ -52,20 +52,6 @@ class Static:
     def get(self, host: str) -> Credentials | None:
         self.asked.append(host)
         return self.creds
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    started: list[FakeServer] = []
-
-    def start(handler: Any, **kw: Any) -> FakeServer:
-        server = FakeServer(handler, **kw)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
 
 
 def counter() -> Iterator[int]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.fake_http import FakeServer, Request
+from support.fake_http import Request
 
 from hoist.config.settings import RegistrySettings
 from hoist.errors import InvalidInput, InvalidManifest, RegistryError
@@ -16,20 +15,6 @@ from hoist.transport.http import Transport
 from hoist.transport.response import error_summary, parse_errors
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    started: list[FakeServer] = []
-
-    def start(handler: Any) -> FakeServer:
-        server = FakeServer(handler)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
 
 
 def _transport() -> Transport:
