@@ -21,27 +21,28 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import urllib3
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the sample content the UI tests browse
 
-from support.ui_registry import MANY, populate  # noqa: E402
+from support.ui_registry import MANY, Pushed, populate  # noqa: E402
 
 from hoist.server.run import ServerThread  # noqa: E402
 
 
-def _pages(pushed: object) -> dict[str, str]:
-    app = pushed.app  # type: ignore[attr-defined]
+def _pages(pushed: Pushed) -> dict[str, str]:
+    app = pushed.app
     layer = app.layers[-1].digest
-    newest = sorted(pushed.many)[-1]  # type: ignore[attr-defined]
+    newest = sorted(pushed.many)[-1]
     return {
         "repositories": "/ui/",
         "250-tag repository, 50 rows": f"/ui/r/{MANY}",
         "250-tag repository, 250 rows": f"/ui/r/{MANY}?n=250",
         "250-tag repository by semver": f"/ui/r/{MANY}?sort=semver&order=desc",
-        "an image of it": f"/ui/r/{MANY}/-/image/{pushed.many[newest].digest}",  # type: ignore[attr-defined]
+        "an image of it": f"/ui/r/{MANY}/-/image/{pushed.many[newest].digest}",
         "image with referrers": f"/ui/r/demo/app/-/image/{app.digest}",
         "a layer": f"/ui/r/demo/app/-/layer/{layer}?image={app.digest}",
         "manifest JSON": f"/ui/r/demo/app/-/json/{app.digest}",
@@ -59,7 +60,7 @@ def main() -> int:
     ):
         pushed = populate(server.host)
         pool = urllib3.HTTPConnectionPool("127.0.0.1", server.port, maxsize=1)
-        results = {}
+        results: dict[str, dict[str, Any]] = {}
         for name, path in _pages(pushed).items():
             times = []
             for _ in range(args.rounds):

@@ -154,10 +154,6 @@ def select_platforms(top: Manifest, platforms: Sequence[Platform]) -> Manifest:
     return Index.build(keep, media_type=top.media_type, annotations=top.annotations or None)
 
 
-def _select(top: Manifest, options: CopyOptions) -> Manifest:
-    return select_platforms(top, options.platforms)
-
-
 def blobs_needed(
     src: Location, top: Manifest, options: CopyOptions | None = None
 ) -> list[Descriptor]:
@@ -463,7 +459,7 @@ def _resolve(engine: _Engine, job: _Job) -> None:
         if options.platform is not None and isinstance(top, Index):
             desc = top.choose(options.platform)
             top = src.by_digest(desc.digest).manifest_get()
-        top = _select(top, options)
+        top = select_platforms(top, options.platforms)
         if dst.digest is not None and dst.digest != top.digest:
             raise DigestMismatch(
                 f"{src} is {top.digest}, not {dst.digest}", str(dst.digest), str(top.digest)
