@@ -5,4 +5,5 @@ pytest_plugins = [
     "support.samples",
     "support.proxy",
     "support.fake_http",
+    "support.body_reads",
 ]

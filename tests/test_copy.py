@@ -16,7 +16,7 @@ import pytest
 from support.registry_fixtures import RegistryServer
 from support.skopeo import skopeo_raw
 
-from hoist.copy import CopyOptions, image_copy
+from hoist.copy import CopyOptions, blob_copy, image_copy
 from hoist.errors import BlobNotFound, InvalidInput
 from hoist.location import Location
 from hoist.model import mediatype as mt
@@ -26,6 +26,7 @@ from hoist.model.platform import Platform
 from hoist.model.reference import LayoutReference, Reference
 from hoist.store.ocidir import OCIDirStore
 from hoist.testing.sample import Layer, SampleImage, base_image, build_image, write_image
+from hoist.transport.zerocopy import FileReader
 
 PLATFORMS = [
     Platform("linux", "amd64"),
@@ -74,6 +75,50 @@ def test_every_direction_keeps_the_digest(
         assert _raw_at(dst.ref) == sample.top.raw
         for child in sample.children:
             assert dst.by_digest(child.digest).manifest_get().raw == child.raw
+
+
+def test_registry_to_registry_blob_is_spliced_past_python(
+    registry_anon: RegistryServer,
+    registry_anon2: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+    python_reads: list[int],
+) -> None:
+    data = os.urandom(3 << 20)
+    src = Location(registry_store(registry_anon), Reference(registry_anon.host, repo_name, "v1"))
+    dst = Location(registry_store(registry_anon2), Reference(registry_anon2.host, repo_name, "v1"))
+    desc = src.blob_put(data, media_type=mt.OCI_LAYER_GZIP)
+    python_reads.clear()
+    assert blob_copy(src, dst, desc) == "copied"
+    assert sum(python_reads) < 64 << 10  # replies; none of the blob's 3 MiB
+    with dst.blob_get(desc.digest, desc.size) as reader:
+        assert reader.read() == data  # read to its end: verified against the digest
+
+
+def test_layout_to_registry_blob_is_sent_from_the_file_past_python(
+    tmp_path: Path,
+    registry_anon: RegistryServer,
+    registry_store: Any,
+    repo_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = os.urandom(3 << 20)
+    src = Location(OCIDirStore(), _layout(tmp_path, "src"))
+    dst = Location(registry_store(registry_anon), Reference(registry_anon.host, repo_name, "v1"))
+    desc = src.blob_put(data, media_type=mt.OCI_LAYER_GZIP)
+    read: list[int] = []
+    file_read = FileReader.read
+
+    def counting(self: FileReader, n: int = -1) -> bytes:
+        data = file_read(self, n)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(FileReader, "read", counting)
+    assert blob_copy(src, dst, desc) == "copied"
+    assert sum(read) == 0
+    with dst.blob_get(desc.digest, desc.size) as reader:
+        assert reader.read() == data
 
 
 def test_second_copy_is_one_head_and_force_rechecks(

@@ -243,6 +243,13 @@ class _Counting:
             self._on_bytes(len(data))
         return data
 
+    def transfer_to(self, sink: object, limit: int) -> int | None:
+        move = getattr(self._reader, "transfer_to", None)
+        moved: int | None = move(sink, limit) if move is not None else None
+        if moved:
+            self._on_bytes(moved)
+        return moved
+
     def __iter__(self) -> Iterator[bytes]:
         while data := self.read(CHUNK):
             yield data

@@ -133,6 +133,27 @@ class VerifyingReader:
             self._finish()
         return data
 
+    def transfer_to(self, sink: object, limit: int) -> int | None:
+        """Have the source move up to ``limit`` bytes straight into ``sink`` (a socket), when it
+        can and nothing is to be hashed (:meth:`hand_over`): how many, 0 at the end; else None,
+        and the bytes are to be read. Sizes are checked as for :meth:`read`; no more than
+        ``size`` bytes are ever moved."""
+        move = getattr(self._source, "transfer_to", None)
+        if self._hash is not None or move is None:
+            return None
+        if self.size is not None:
+            limit = min(limit, self.size - self.read_bytes)
+            if limit <= 0:
+                self._finish()
+                return 0
+        moved: int | None = move(sink, limit)
+        if moved is None:
+            return None
+        self.read_bytes += moved
+        if moved == 0:
+            self._finish()
+        return moved
+
     def _finish(self) -> None:
         if self.size is not None and self.read_bytes != self.size:
             raise DigestMismatch(

@@ -43,6 +43,7 @@ from hoist.model.manifest import (
 from hoist.model.reference import LayoutReference
 from hoist.store.referrers import referrer_descriptor
 from hoist.store.verified import VerifiedContent
+from hoist.transport.zerocopy import FileReader
 
 if TYPE_CHECKING:
     from hoist.model.reference import ImageRef
@@ -338,7 +339,7 @@ class OCIDirStore:
             f = open(path, "rb")  # noqa: SIM115 - closed by the returned reader
         except FileNotFoundError:
             raise BlobNotFound(f"blob {digest} not found in {_layout_path(ref)}") from None
-        return VerifyingReader(f, digest, size)
+        return VerifyingReader(FileReader(f), digest, size)
 
     def blob_put(
         self,

@@ -116,6 +116,23 @@ class VerifiedContent:
             self._hash.update(data)
         return data
 
+    def transfer_to(self, sink: object, limit: int) -> int | None:
+        """Have the source move up to ``limit`` bytes straight into ``sink`` (a socket) when
+        nothing is hashed here and the source can (see
+        :meth:`~hoist.model.digest.VerifyingReader.transfer_to`): how many, 0 at the end; else
+        None, and the content is to be read. Counted and size-checked as :meth:`read` is."""
+        move = getattr(self._source, "transfer_to", None)
+        if self._hash is not None or move is None:
+            return None
+        if self._size is not None:
+            limit = min(limit, self._size - self.count)
+            if limit <= 0:
+                return 0
+        moved: int | None = move(sink, limit)
+        if moved:
+            self.count += moved
+        return moved
+
     def read_exact(self, n: int) -> bytes:
         """``n`` bytes, fewer only at the end."""
         parts, got = [], 0

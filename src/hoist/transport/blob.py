@@ -76,6 +76,20 @@ class ResumingReader:
             self.offset += len(data)
             return data
 
+    def transfer_to(self, sink: object, limit: int) -> int | None:
+        """Move up to ``limit`` bytes into the socket ``sink`` without reading them (see
+        :meth:`Response.transfer_to`), resuming as :meth:`read` does; None when the body has to
+        be read instead."""
+        while True:
+            try:
+                moved = self._response.transfer_to(sink, limit)
+            except TransportError as exc:
+                self._resume(exc)
+                continue
+            if moved is not None:
+                self.offset += moved
+            return moved
+
     def _resume(self, cause: TransportError) -> None:
         """Open a new response that continues at ``self.offset``."""
         while True:

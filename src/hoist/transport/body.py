@@ -7,7 +7,10 @@ from typing import Any, TypeAlias, cast
 
 from hoist.model.digest import CHUNK, Readable
 
-__all__ = ["Body", "RequestBody"]
+__all__ = ["Body", "Passthrough", "RequestBody"]
+
+TRANSFER = 8 << 20
+"""Bytes moved per :meth:`Passthrough.send_to` step (progress is told after each)."""
 
 Body: TypeAlias = bytes | bytearray | memoryview | Readable | Iterable[bytes] | None
 """A request body: bytes, a file-like object (replayable when seekable), or an iterable of chunks
@@ -41,12 +44,14 @@ class RequestBody:
 
     def payload(self) -> Any:
         if self._file is not None:
+            if callable(getattr(self._file, "transfer_to", None)):
+                return self._track(iter((Passthrough(self._file),)))
             return self._track(iter(lambda: self._file.read(CHUNK), b""))
         if self._chunks is not None:
             return self._track(iter(self._chunks))
         return self._data
 
-    def _track(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def _track(self, chunks: Iterator[Any]) -> Iterator[Any]:
         for chunk in chunks:
             self._touched = True
             yield chunk
@@ -60,3 +65,24 @@ class RequestBody:
             self._touched = False
             return True
         return False
+
+
+class Passthrough:
+    """A file body its connection sends itself (see ``send_to``): the connections of
+    :class:`~hoist.transport.http.Transport` know it; anything else reads it like a file."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+
+    def send_to(self, sock: Any) -> None:
+        """Send the whole body into ``sock``: moved by the source straight from its socket while
+        it can (``transfer_to``), the rest read and sent in chunks."""
+        while (moved := self._source.transfer_to(sock, TRANSFER)) is not None:
+            if moved == 0:
+                return
+        while data := self._source.read(CHUNK):
+            sock.sendall(data)
+
+    def read(self, n: int = -1, /) -> bytes:
+        data: bytes = self._source.read(n)
+        return data

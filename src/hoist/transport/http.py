@@ -50,6 +50,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
 from urllib3 import exceptions as u3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from hoist.config.certs import HostCerts, host_certs
@@ -59,7 +60,7 @@ from hoist.errors import AuthError, DigestMismatch, HoistError, TransportError
 from hoist.model.digest import Digest, VerifyingReader, digest_of
 from hoist.transport.auth import Authenticator
 from hoist.transport.blob import ResumingReader
-from hoist.transport.body import Body, RequestBody
+from hoist.transport.body import Body, Passthrough, RequestBody
 from hoist.transport.limits import HostLimiter, Slot
 from hoist.transport.proxy import ProxyEnv, proxy_credentials, redact_proxy
 from hoist.transport.response import (
@@ -86,16 +87,43 @@ _MAX_MIRRORED_MANIFEST = 4 << 20
 _MIRRORED = re.compile(r"/v2/(?P<repo>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)")
 
 
+class _SendsPassthrough:
+    """Sends a :class:`Passthrough` body itself: spliced from socket to socket on a plain
+    connection, read and sent in chunks over TLS."""
+
+    sock: Any
+
+    def send(self, data: Any) -> None:
+        if isinstance(data, Passthrough):
+            data.send_to(self.sock)
+        else:
+            super().send(data)  # type: ignore[misc]
+
+
+class _Connection(_SendsPassthrough, HTTPConnection):
+    pass
+
+
+class _TLSConnection(_SendsPassthrough, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
 class _QuietHTTPSConnectionPool(HTTPSConnectionPool):
     """urllib3's HTTPS pool without its InsecureRequestWarning: hoist logs that choice itself
     (``tls=insecure``), and no raw Python warning reaches a user's terminal."""
+
+    ConnectionCls = _TLSConnection
 
     def _validate_conn(self, conn: Any) -> None:
         if conn.is_closed:
             conn.connect()
 
 
-_POOL_CLASSES = {"http": HTTPConnectionPool, "https": _QuietHTTPSConnectionPool}
+_POOL_CLASSES = {"http": _HTTPPool, "https": _QuietHTTPSConnectionPool}
 
 
 class _HeldResponse(Response):

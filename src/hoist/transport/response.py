@@ -13,6 +13,7 @@ from urllib3 import exceptions as u3
 from hoist.errors import AuthError, HoistError, InvalidInput, RegistryError, TransportError
 from hoist.model.digest import CHUNK
 from hoist.model.jsonvalue import parse_json
+from hoist.transport.zerocopy import SPLICE_MIN, Pipe, SourceLost, plain_socket, splice_available
 
 if TYPE_CHECKING:
     from urllib3 import BaseHTTPResponse
@@ -51,6 +52,10 @@ class Response:
         self.url = url
         self._data: bytes | None = None
         self._pos = 0
+        self._pipe: Pipe | None = None
+        self._left: int | None = None
+        """Body bytes not yet moved by :meth:`transfer_to` (None: it moved nothing)."""
+        self._buffered = True
         if preload:
             try:
                 # Not by Content-Length: a HEAD's is the size of what it describes.
@@ -94,6 +99,10 @@ class Response:
             return data
         if n == 0:
             return b""
+        if self._left is not None:  # the body goes on where transfer_to left it, not here
+            if self._left:
+                raise TransportError(f"{self.url}: body read after it was spliced")
+            return b""
         try:
             return self._raw.read(None if n < 0 else n, decode_content=False)
         except (u3.HTTPError, OSError) as exc:
@@ -102,6 +111,67 @@ class Response:
             raise TransportError(
                 f"{where.netloc}: connection lost reading {where.path}: {exception_reason(exc)}"
             ) from exc
+
+    def transfer_to(self, sink: object, limit: int) -> int | None:
+        """Move up to ``limit`` bytes of the rest of the body into the socket ``sink`` without
+        them passing through Python (see :mod:`hoist.transport.zerocopy`): how many, 0 at the
+        end. None when this body or ``sink`` cannot be spliced (TLS, chunked, no
+        Content-Length, under :data:`~hoist.transport.zerocopy.SPLICE_MIN`, not Linux): read it
+        instead. Once bytes moved, the body is only moved (``read`` returns nothing more) and
+        the connection is closed with the response, not pooled.
+
+        A body that ends before its Content-Length is a TransportError, as for :meth:`read`.
+        """
+        if self._left is None and not self._spliceable(sink):
+            return None
+        dst = plain_socket(sink)
+        src = plain_socket(getattr(self._raw.connection, "sock", None))
+        if dst is None or src is None:
+            return None
+        if self._left is None:
+            self._left = int(self._raw._fp.length)  # type: ignore[attr-defined]
+        count = min(limit, self._left)
+        if count <= 0:
+            return 0
+        try:
+            if self._buffered:  # what http.client's reader holds already goes first
+                buffer = self._raw._fp.fp  # type: ignore[attr-defined]
+                head, self._buffered = _take_buffered(buffer, count)
+                dst.sendall(head)
+                moved = len(head)
+            else:
+                if self._pipe is None:
+                    self._pipe = Pipe()
+                moved = self._pipe.move(src, dst, count)
+        except SourceLost as exc:
+            self.close()
+            raise self._lost(exc) from exc
+        if moved == 0:
+            self.close()
+            raise self._lost(None)
+        self._left -= moved
+        return moved
+
+    def _spliceable(self, sink: object) -> bool:
+        """Whether nothing but socket bytes stand between here and the body's end."""
+        fp = getattr(self._raw, "_fp", None)
+        return (
+            self._data is None
+            and splice_available()
+            and plain_socket(sink) is not None
+            and plain_socket(getattr(self._raw.connection, "sock", None)) is not None
+            and fp is not None
+            and getattr(fp, "chunked", True) is False
+            and isinstance(getattr(fp, "length", None), int)
+            and fp.length >= SPLICE_MIN
+            and getattr(fp, "fp", None) is not None
+            and len(getattr(self._raw, "_decoded_buffer", b"")) == 0
+        )
+
+    def _lost(self, exc: BaseException | None) -> TransportError:
+        where = urlsplit(self.url)
+        reason = exception_reason(exc) if exc else "connection closed before the end of the body"
+        return TransportError(f"{where.netloc}: connection lost reading {where.path}: {reason}")
 
     def stream(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """The body in chunks of at most ``chunk_size`` bytes."""
@@ -130,6 +200,11 @@ class Response:
 
     def close(self) -> None:
         """Release the connection: back to the pool when the body was read, else closed."""
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._left is not None:  # http.client did not see the bytes that were spliced
+            self._raw.close()
         release(self._raw)
 
     def __enter__(self) -> Response:
@@ -140,6 +215,17 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.url}>"
+
+
+def _take_buffered(reader: Any, count: int) -> tuple[bytes, bool]:
+    """Up to ``count`` of the bytes a buffered reader holds (one read of its socket when it holds
+    none), and whether it holds more."""
+    try:
+        held = len(reader.peek())
+        head: bytes = reader.read(min(count, held))
+    except OSError as exc:
+        raise SourceLost(exc.errno, exc.strerror or str(exc)) from exc
+    return head, len(head) < held
 
 
 def release(raw: BaseHTTPResponse) -> None:
