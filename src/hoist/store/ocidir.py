@@ -339,7 +339,7 @@ class OCIDirStore:
             f = open(path, "rb")  # noqa: SIM115 - closed by the returned reader
         except FileNotFoundError:
             raise BlobNotFound(f"blob {digest} not found in {_layout_path(ref)}") from None
-        return VerifyingReader(FileReader(f), digest, size)
+        return VerifyingReader(FileReader(f, size), digest, size)
 
     def blob_put(
         self,

@@ -101,10 +101,14 @@ class Pipe:
 
 class FileReader:
     """A file read as usual, that can also send itself into a plain socket (``transfer_to``)
-    with ``os.sendfile``, its bytes never entering Python."""
+    with ``os.sendfile``, its bytes never entering Python: only when it holds exactly ``size``
+    bytes, so a file that grew or shrank is read, and its reader's size check fails before the
+    request that carries it is complete."""
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, size: int | None) -> None:
         self._file = file
+        self._size = size
+        self._whole: bool | None = None
 
     def read(self, n: int = -1, /) -> bytes:
         return self._file.read(n)
@@ -114,6 +118,10 @@ class FileReader:
         many, 0 at the end of the file; None when ``sink`` is no plain socket (read instead)."""
         dst = plain_socket(sink)
         if dst is None or not hasattr(os, "sendfile"):
+            return None
+        if self._whole is None:
+            self._whole = os.fstat(self._file.fileno()).st_size == self._size
+        if not self._whole:
             return None
         offset = self._file.tell()
         while True:
