@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from support.cli import (
     run,
@@ -193,3 +195,34 @@ def test_help_imports_no_heavy_modules() -> None:
     )
     assert "Commands:" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_image_command_imports_only_its_own_module() -> None:
+    probe = (
+        "import sys\n"
+        "from hoist.cli.main import main\n"
+        "try:\n    main(['image', 'copy', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('hoist.cli.image')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert "Usage: hoist image copy" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "['hoist.cli.image', 'hoist.cli.image_copy']"
+
+
+def test_the_lazy_image_commands_are_every_command_of_their_modules() -> None:
+    from hoist.cli.image import _LAZY, image
+
+    modules = {module for module, _ in _LAZY.values()}
+    defined = {
+        (module, name)
+        for module in modules
+        for name, value in vars(importlib.import_module(module)).items()
+        if isinstance(value, click.Command)
+    }
+    assert defined == set(_LAZY.values())
+    ctx = click.Context(image)
+    for name in _LAZY:
+        command = image.get_command(ctx, name)
+        assert command is not None and command.name == name

@@ -43,7 +43,9 @@ def _commands() -> list[tuple[tuple[str, ...], click.Command]]:
         if isinstance(command, click.Group):
             if command.invoke_without_command:
                 found.append((path, command))
-            for name, sub in sorted(command.commands.items()):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None
                 walk((*path, name), sub)
         else:
             found.append((path, command))

@@ -153,15 +153,64 @@ def network_options(two_ended: bool = False) -> list[click.Option]:
     return options
 
 
-def install_network_options(command: click.Command, path: tuple[str, ...] = ()) -> None:
-    """Add :func:`network_options` to ``command`` and every command under it, once; an option
-    whose name a command has already (``registry login --password-stdin``) is left out there."""
+Installer = Callable[[click.Command, tuple[str, ...]], None]
+"""Something done to each command under a group (options, examples), given its path."""
+
+
+class LazyGroup(click.Group):
+    """A group whose commands, beyond those defined with it, are imported when first used:
+    ``lazy`` maps a name to (module, attribute). What :func:`each_command` does to every
+    command under the group reaches the others as they load."""
+
+    def __init__(
+        self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+        self._installers: list[tuple[Installer, tuple[str, ...]]] = []
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in self.lazy:
+            import importlib
+
+            module, attribute = self.lazy[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+            for install, path in self._installers:
+                install(command, (*path, cmd_name))
+        return command
+
+
+def each_command(install: Installer, group: click.Group, path: tuple[str, ...]) -> None:
+    """``install(command, path)`` for every command of ``group``: now for those it holds, as
+    they load for a :class:`LazyGroup`'s others."""
+    if isinstance(group, LazyGroup):
+        group._installers.append((install, path))
+    for name, sub in list(group.commands.items()):
+        install(sub, (*path, name))
+
+
+def install_network_options(
+    command: click.Command, path: tuple[str, ...] = (), *, skip: frozenset[str] = frozenset()
+) -> None:
+    """Add :func:`network_options` to ``command`` and every command under it (but those of its
+    own commands named in ``skip``), once; an option whose name a command has already
+    (``registry login --password-stdin``) is left out there."""
     if getattr(command, "_hoist_network", False):
         return
     command._hoist_network = True  # type: ignore[attr-defined]
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            install_network_options(sub, (*path, name))
+
+        def install(sub: click.Command, sub_path: tuple[str, ...]) -> None:
+            if sub_path[-1] not in skip:
+                install_network_options(sub, sub_path)
+
+        each_command(install, command, path)
         return
     taken = {o for p in command.params for o in getattr(p, "opts", [])}
     for option in network_options(two_ended=path[-2:] in TWO_ENDED):
@@ -195,8 +244,7 @@ def install_global_options(command: click.Command) -> None:
         return
     command._hoist_global = True  # type: ignore[attr-defined]
     if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            install_global_options(sub)
+        each_command(lambda sub, _: install_global_options(sub), command, ())
         return
     taken = {o for p in command.params for o in getattr(p, "opts", [])}
     for decls, kw in (

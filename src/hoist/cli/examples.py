@@ -198,5 +198,6 @@ def install_examples(command: click.Command, path: tuple[str, ...]) -> None:
     if lines and not command.epilog:
         command.epilog = epilog(lines)
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            install_examples(sub, (*path, name))
+        from hoist.cli.common import each_command
+
+        each_command(install_examples, command, path)

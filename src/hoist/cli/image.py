@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hoist.cli.common import (
+    LazyGroup,
     emit_bytes,
     emit_json,
     format_option,
@@ -25,7 +26,27 @@ if TYPE_CHECKING:
     from hoist.model.platform import Platform
 
 
-@click.group("image")
+_LAZY = {
+    "copy": ("hoist.cli.image_copy", "image_copy"),
+    "export": ("hoist.cli.image_copy", "image_export"),
+    "import": ("hoist.cli.image_copy", "image_import"),
+    "mod": ("hoist.cli.image_mod", "image_mod"),
+    "tree": ("hoist.cli.image_insight", "image_tree"),
+    "check-base": ("hoist.cli.image_insight", "image_check_base"),
+    "diff": ("hoist.cli.image_insight", "image_diff"),
+    "ls-files": ("hoist.cli.image_insight", "image_ls_files"),
+    "get-file": ("hoist.cli.image_insight", "image_get_file"),
+    "unpack": ("hoist.cli.image_insight", "image_unpack"),
+    "verify": ("hoist.cli.image_insight", "image_verify"),
+    "build": ("hoist.cli.image_build", "build"),
+    "flatten": ("hoist.cli.image_flatten", "image_flatten"),
+    "waste": ("hoist.cli.image_waste", "image_waste"),
+}
+"""The image commands kept in modules of their own, imported when used: ``hoist image copy``
+does not load ``image mod``'s options."""
+
+
+@click.group("image", cls=LazyGroup, lazy=_LAZY)
 def image() -> None:
     """Inspect, copy, export, build and change images."""
 
@@ -226,31 +247,3 @@ def image_layers(
     if diff_ids:
         headers.insert(5, "COMPUTED")
     click.echo(table(out, headers))
-
-
-from hoist.cli.image_copy import COMMANDS as _MOVES  # noqa: E402
-
-for _command in _MOVES:
-    image.add_command(_command)
-
-from hoist.cli.image_mod import COMMANDS as _MOD  # noqa: E402
-
-for _command in _MOD:
-    image.add_command(_command)
-
-
-from hoist.cli.image_insight import COMMANDS as _INSIGHT  # noqa: E402
-
-for _command in _INSIGHT:
-    image.add_command(_command)
-
-from hoist.cli.image_build import COMMANDS as _BUILD  # noqa: E402
-
-for _command in _BUILD:
-    image.add_command(_command)
-
-from hoist.cli.image_flatten import image_flatten  # noqa: E402
-from hoist.cli.image_waste import image_waste  # noqa: E402
-
-image.add_command(image_flatten)
-image.add_command(image_waste)

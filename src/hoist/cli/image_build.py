@@ -162,6 +162,3 @@ def build(
         )
         click.echo(f"wrote {result.location} ({kind})", err=True)
     click.echo(str(result.descriptor.digest))
-
-
-COMMANDS = [build]

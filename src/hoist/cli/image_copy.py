@@ -386,6 +386,3 @@ def image_import(
         emit_json(data)
     else:
         click.echo(str(desc.digest))
-
-
-COMMANDS = [image_copy, image_export, image_import]

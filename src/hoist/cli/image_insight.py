@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from hoist.layers.entries import Entry
     from hoist.model.platform import Platform
 
-__all__ = ["COMMANDS", "parse_size", "print_entries"]
+__all__ = ["parse_size", "print_entries"]
 
 _SUFFIXES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -421,14 +421,3 @@ def image_verify(
         click.echo(render_text(report, full=full))
     if not report.ok:
         ctx.exit(3)
-
-
-COMMANDS: list[click.Command] = [
-    image_tree,
-    image_check_base,
-    image_diff,
-    image_ls_files,
-    image_get_file,
-    image_unpack,
-    image_verify,
-]

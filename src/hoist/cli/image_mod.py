@@ -193,6 +193,3 @@ def image_mod(
         return
     click.echo(f"wrote {dst}", err=True)
     click.echo(str(desc.digest))
-
-
-COMMANDS = [image_mod]

@@ -65,7 +65,7 @@ class LazyGroup(click.Group):
         if alias is not None:
             group = self.get_command(ctx, alias[0])
             assert isinstance(group, click.Group)
-            return group.commands[alias[1]]
+            return group.get_command(ctx, alias[1])
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
@@ -80,12 +80,7 @@ class LazyGroup(click.Group):
             from hoist.cli.common import install_network_options
 
             skip = LOCAL_SUBCOMMANDS.get(cmd_name, frozenset())
-            if isinstance(command, click.Group):
-                for name, sub in command.commands.items():
-                    if name not in skip:
-                        install_network_options(sub, (cmd_name, name))
-            else:
-                install_network_options(command, (cmd_name,))
+            install_network_options(command, (cmd_name,), skip=skip)
         return command
 
     def resolve_command(
