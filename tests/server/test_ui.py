@@ -648,7 +648,8 @@ def test_the_demo_prints_the_view_and_keeps_it_until_ctrl_c() -> None:
     import subprocess
     import sys
 
-    env = {**os.environ, "COLUMNS": "200"}
+    # faulthandler: a demo that does not stop is aborted below and prints where each thread was
+    env = {**os.environ, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "hoist", "demo", "--keep"],
         stdout=subprocess.PIPE,
@@ -664,6 +665,11 @@ def test_the_demo_prints_the_view_and_keeps_it_until_ctrl_c() -> None:
         assert "stable" in html and "v1" in html
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            raise AssertionError(f"the demo did not stop on Ctrl-C within 60 s:\n{err}") from None
     assert proc.returncode == 0, err
     assert "Stopped the registry and removed its files." in out
