@@ -197,6 +197,21 @@ def test_help_imports_no_heavy_modules() -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_layout_command_opens_no_network_module(layout: str) -> None:
+    probe = (
+        "import sys\n"
+        "from hoist.cli.main import main\n"
+        f"main(['manifest', 'head', '{layout}:base'])\n"
+        "net = ('urllib3', 'socket', 'ssl', 'http', 'select')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in net))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert "Digest:" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_an_image_command_imports_only_its_own_module() -> None:
     probe = (
         "import sys\n"

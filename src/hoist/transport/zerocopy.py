@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
-import socket
-from typing import BinaryIO
+import sys
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["SPLICE_MIN", "FileReader", "Pipe", "SourceLost", "plain_socket", "splice_available"]
 
@@ -43,7 +45,11 @@ def splice_available() -> bool:
 def plain_socket(sock: object) -> socket.socket | None:
     """``sock`` when it is a plain socket (not TLS, which has to pass through Python), else
     None."""
-    return sock if type(sock) is socket.socket else None
+    # Not imported here: a command that reads a layout and opens no socket never loads it.
+    module = sys.modules.get("socket")
+    if module is not None and type(sock) is module.socket:
+        return cast("socket.socket", sock)
+    return None
 
 
 class Pipe:
@@ -83,7 +89,7 @@ class Pipe:
             try:
                 return os.splice(src.fileno(), self._write, count)
             except BlockingIOError:
-                _wait(src, select.POLLIN, "reading")
+                _wait(src, "reading")
 
     def _drain(self, dst: socket.socket, count: int) -> None:
         left = count
@@ -91,7 +97,7 @@ class Pipe:
             try:
                 left -= os.splice(self._read, dst.fileno(), left)
             except BlockingIOError:
-                _wait(dst, select.POLLOUT, "writing")
+                _wait(dst, "writing")
 
     def close(self) -> None:
         for fd in (self._read, self._write):
@@ -129,7 +135,7 @@ class FileReader:
                 sent = os.sendfile(dst.fileno(), self._file.fileno(), offset, limit)
                 break
             except BlockingIOError:
-                _wait(dst, select.POLLOUT, "writing")
+                _wait(dst, "writing")
         self._file.seek(offset + sent)
         return sent
 
@@ -137,11 +143,14 @@ class FileReader:
         self._file.close()
 
 
-def _wait(sock: socket.socket, event: int, doing: str) -> None:
-    """Wait until ``sock`` is ready for ``event``, at most its timeout."""
+def _wait(sock: socket.socket, doing: str) -> None:
+    """Wait until ``sock`` is ready for ``doing`` (``reading`` or ``writing``), at most its
+    timeout."""
+    import select
+
     timeout = sock.gettimeout()
     poller = select.poll()
-    poller.register(sock.fileno(), event)
+    poller.register(sock.fileno(), select.POLLOUT if doing == "writing" else select.POLLIN)
     ready = poller.poll(None if timeout is None else timeout * 1000)
     if not ready:
         raise TimeoutError(f"timed out {doing}")
