@@ -269,3 +269,40 @@ def test_file_into_something_else_than_a_plain_socket_is_read(tmp_path: Path) ->
     path.write_bytes(b"abc")
     with path.open("rb") as f:
         assert FileReader(f, 3).transfer_to(object(), 10) is None
+
+
+def test_connection_of_a_spliced_body_goes_back_to_the_pool(serve: Any) -> None:
+    ports: list[int] = []
+
+    def handler(r: Request) -> None:
+        ports.append(r.handler.client_address[1])
+        r.reply(200, BLOB)
+
+    srv = serve(handler)
+    with make() as t:
+        for _ in range(3):
+            sink = Sink()
+            with open_blob(t, srv.host) as b:
+                move_all(b, sink)
+            assert sink.received == BLOB
+        with open_blob(t, srv.host) as b:
+            assert b.read() == BLOB and b.verified  # and a read after them on the same one
+    assert len(ports) == 4 and len(set(ports)) == 1
+
+
+def test_a_body_spliced_part_way_closes_its_connection(serve: Any) -> None:
+    ports: list[int] = []
+
+    def handler(r: Request) -> None:
+        ports.append(r.handler.client_address[1])
+        r.reply(200, BLOB)
+
+    srv = serve(handler)
+    sink = Sink()
+    with make() as t:
+        with open_blob(t, srv.host) as b:
+            b.hand_over()
+            assert b.transfer_to(sink.sock, 1 << 20)
+        with open_blob(t, srv.host) as b:
+            assert b.read() == BLOB  # not the rest of the first body
+    assert len(ports) == 2 and ports[0] != ports[1]

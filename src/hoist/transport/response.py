@@ -117,10 +117,12 @@ class Response:
         them passing through Python (see :mod:`hoist.transport.zerocopy`): how many, 0 at the
         end. None when this body or ``sink`` cannot be spliced (TLS, chunked, no
         Content-Length, under :data:`~hoist.transport.zerocopy.SPLICE_MIN`, not Linux): read it
-        instead. Once bytes moved, the body is only moved (``read`` returns nothing more) and
-        the connection is closed with the response, not pooled.
+        instead. Once bytes moved, the body is only moved (``read`` returns nothing more).
 
-        A body that ends before its Content-Length is a TransportError, as for :meth:`read`.
+        The last byte is read through http.client, so that it sees its body end and the
+        connection goes back to the pool as after a read; a body closed before its end closes
+        its connection. A body that ends before its Content-Length is a TransportError, as for
+        :meth:`read`.
         """
         if self._left is None and not self._spliceable(sink):
             return None
@@ -128,15 +130,19 @@ class Response:
         src = plain_socket(getattr(self._raw.connection, "sock", None))
         if dst is None or src is None:
             return None
+        reader = self._raw._fp  # type: ignore[attr-defined]
         if self._left is None:
-            self._left = int(self._raw._fp.length)  # type: ignore[attr-defined]
-        count = min(limit, self._left)
-        if count <= 0:
+            self._left = int(reader.length)
+        if self._left <= 0 or limit <= 0:
             return 0
+        count = min(limit, self._left - 1)
         try:
-            if self._buffered:  # what http.client's reader holds already goes first
-                buffer = self._raw._fp.fp  # type: ignore[attr-defined]
-                head, self._buffered = _take_buffered(buffer, count)
+            if count == 0:  # the last byte
+                head = _read_last(reader)
+                dst.sendall(head)
+                moved = len(head)
+            elif self._buffered:  # what http.client's reader holds already goes first
+                head, self._buffered = _take_buffered(reader.fp, count)
                 dst.sendall(head)
                 moved = len(head)
             else:
@@ -203,7 +209,7 @@ class Response:
         if self._pipe is not None:
             self._pipe.close()
             self._pipe = None
-        if self._left is not None:  # http.client did not see the bytes that were spliced
+        if self._left:  # spliced part-way: http.client has not seen where the body stands
             self._raw.close()
         release(self._raw)
 
@@ -215,6 +221,17 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.url}>"
+
+
+def _read_last(reader: Any) -> bytes:
+    """The last byte of a body through http.client's reader (told one byte is left), which
+    then closes its side as at any body's end."""
+    reader.length = 1
+    try:
+        data: bytes = reader.read(1)
+    except OSError as exc:
+        raise SourceLost(exc.errno, exc.strerror or str(exc)) from exc
+    return data
 
 
 def _take_buffered(reader: Any, count: int) -> tuple[bytes, bool]:

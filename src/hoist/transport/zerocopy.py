@@ -23,9 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["SPLICE_MIN", "FileReader", "Pipe", "SourceLost", "plain_socket", "splice_available"]
 
 SPLICE_MIN = 1 << 20
-"""Bodies shorter than this are read, not spliced: a spliced body's connection cannot go back
-to the pool (http.client did not see its bytes), and a new connection costs a round trip where
-a small blob saves little CPU."""
+"""Bodies shorter than this are read, not spliced: their bytes cost little to copy, and a
+splice costs a pipe and several system calls per piece."""
 
 _PIPE_SIZE = 1 << 20
 """The pipe's capacity asked for (Linux allows up to ``/proc/sys/fs/pipe-max-size``, 1 MiB by
