@@ -71,12 +71,29 @@ def _run(console: Console, tmp: Path, keep: bool, layout: str | None) -> None:
         ui = f"{server.url}/ui/"
         if keep:
             console.print(f"\nBrowse the images in the web view: [bold cyan]{ui}[/] (Ctrl-C stops)")
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    time.sleep(3600)
+            _wait_for_stop()
         else:
             console.print(f"\nThe web view was at {ui}: hoist demo --keep keeps it up to browse.")
     console.print("\nStopped the registry and removed its files.", style="dim")
+
+
+def _wait_for_stop() -> None:
+    """Sleep until Ctrl-C or SIGTERM, as ``hoist serve`` does: also when started with SIGINT
+    ignored (a background job of a shell without job control), where Python would never raise
+    KeyboardInterrupt; the caller then stops the registry and removes its files."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
 
 
 def _walk(console: Console, host: str, layout: str | None) -> None:
