@@ -271,14 +271,19 @@ def test_file_into_something_else_than_a_plain_socket_is_read(tmp_path: Path) ->
         assert FileReader(f, 3).transfer_to(object(), 10) is None
 
 
-def test_connection_of_a_spliced_body_goes_back_to_the_pool(serve: Any) -> None:
+def blob_server(serve: Any) -> tuple[Any, list[int]]:
+    """A server that answers every request with BLOB, and the client port of each request."""
     ports: list[int] = []
 
     def handler(r: Request) -> None:
         ports.append(r.handler.client_address[1])
         r.reply(200, BLOB)
 
-    srv = serve(handler)
+    return serve(handler), ports
+
+
+def test_connection_of_a_spliced_body_goes_back_to_the_pool(serve: Any) -> None:
+    srv, ports = blob_server(serve)
     with make() as t:
         for _ in range(3):
             sink = Sink()
@@ -291,13 +296,7 @@ def test_connection_of_a_spliced_body_goes_back_to_the_pool(serve: Any) -> None:
 
 
 def test_a_body_spliced_part_way_closes_its_connection(serve: Any) -> None:
-    ports: list[int] = []
-
-    def handler(r: Request) -> None:
-        ports.append(r.handler.client_address[1])
-        r.reply(200, BLOB)
-
-    srv = serve(handler)
+    srv, ports = blob_server(serve)
     sink = Sink()
     with make() as t:
         with open_blob(t, srv.host) as b:
