@@ -124,14 +124,14 @@ class Response:
         its connection. A body that ends before its Content-Length is a TransportError, as for
         :meth:`read`.
         """
-        if self._left is None and not self._spliceable(sink):
-            return None
         dst = plain_socket(sink)
         src = plain_socket(getattr(self._raw.connection, "sock", None))
         if dst is None or src is None:
             return None
         reader = self._raw._fp  # type: ignore[attr-defined]
         if self._left is None:
+            if not self._spliceable():
+                return None
             self._left = int(reader.length)
         if self._left <= 0 or limit <= 0:
             return 0
@@ -158,14 +158,12 @@ class Response:
         self._left -= moved
         return moved
 
-    def _spliceable(self, sink: object) -> bool:
-        """Whether nothing but socket bytes stand between here and the body's end."""
+    def _spliceable(self) -> bool:
+        """Whether nothing but the socket's bytes stand between here and the body's end."""
         fp = getattr(self._raw, "_fp", None)
         return (
             self._data is None
             and splice_available()
-            and plain_socket(sink) is not None
-            and plain_socket(getattr(self._raw.connection, "sock", None)) is not None
             and fp is not None
             and getattr(fp, "chunked", True) is False
             and isinstance(getattr(fp, "length", None), int)
@@ -230,7 +228,7 @@ def _read_last(reader: Any) -> bytes:
     try:
         data: bytes = reader.read(1)
     except OSError as exc:
-        raise SourceLost(exc.errno, exc.strerror or str(exc)) from exc
+        raise SourceLost.of(exc) from exc
     return data
 
 
@@ -241,7 +239,7 @@ def _take_buffered(reader: Any, count: int) -> tuple[bytes, bool]:
         held = len(reader.peek())
         head: bytes = reader.read(min(count, held))
     except OSError as exc:
-        raise SourceLost(exc.errno, exc.strerror or str(exc)) from exc
+        raise SourceLost.of(exc) from exc
     return head, len(head) < held
 
 

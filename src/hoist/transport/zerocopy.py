@@ -35,6 +35,11 @@ _F_SETPIPE_SZ = 1031
 class SourceLost(OSError):
     """Reading the source socket failed (the destination's failures are plain OSErrors)."""
 
+    @classmethod
+    def of(cls, exc: OSError) -> SourceLost:
+        """``exc``, a failure reading the source, as a SourceLost (raise it ``from exc``)."""
+        return exc if isinstance(exc, SourceLost) else cls(exc.errno, exc.strerror or str(exc))
+
 
 def splice_available() -> bool:
     """Whether this platform has ``os.splice`` (Linux with Python 3.10 or later)."""
@@ -74,9 +79,7 @@ class Pipe:
             try:
                 got = self._fill(src, min(count - moved, self.capacity))
             except OSError as exc:
-                if isinstance(exc, SourceLost):
-                    raise
-                raise SourceLost(exc.errno, exc.strerror or str(exc)) from exc
+                raise SourceLost.of(exc) from exc
             if got == 0:
                 break
             self._drain(dst, got)
