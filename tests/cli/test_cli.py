@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import click
 import pytest
 from support.cli import (
+    modules_after,
     run,
 )
 from support.skopeo import skopeo
@@ -181,22 +179,6 @@ def test_errors_are_one_line(
     assert "Traceback" not in err
     if err.startswith("error:"):  # a library error, or a malformed reference (exit 2)
         assert len(err.strip().splitlines()) == 1
-
-
-def modules_after(args: list[str], which: str) -> tuple[str, list[str]]:
-    """Run ``hoist ARGS`` in a fresh interpreter: its output, and the modules then loaded for
-    which ``which`` (an expression over the module name ``m``) is true."""
-    probe = (
-        "import sys\n"
-        "from hoist.cli.main import main\n"
-        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
-        f"print(sorted(m for m in sys.modules if {which}))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
-    *out, modules = result.stdout.strip().splitlines()
-    return "\n".join(out), ast.literal_eval(modules)
 
 
 def test_help_imports_no_heavy_modules() -> None:

@@ -17,7 +17,8 @@ from support.cli import run
 from hoist import __version__
 from hoist.cli.common import AliasGroup
 from hoist.cli.examples import EXAMPLES
-from hoist.cli.main import ALIASES, COMMANDS, cli
+from hoist.cli.main import ALIASES, COMMANDS
+from hoist.cli.root import cli
 from hoist.model.reference import LayoutReference
 from hoist.store.ocidir import OCIDirStore
 from hoist.testing.sample import write_samples

@@ -340,7 +340,7 @@ def test_corrupt_stored_blob_is_never_served(tmp_path: Path) -> None:
 
 
 def test_serve_verify_finds_corrupt_blobs(tmp_path: Path) -> None:
-    from hoist.cli.main import cli
+    from hoist.cli.root import cli
 
     root = tmp_path / "root"
     with ServerThread(root) as srv:
@@ -652,7 +652,7 @@ def test_bad_settings_fail_at_construction(tmp_path: Path, options: dict[str, An
 
 
 def test_bad_limit_on_the_command_line_is_a_usage_error(tmp_path: Path) -> None:
-    from hoist.cli.main import cli
+    from hoist.cli.root import cli
 
     result = CliRunner().invoke(
         cli, ["serve", "--root", str(tmp_path / "root"), "--max-uploads", "-1"]

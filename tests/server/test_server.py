@@ -345,7 +345,7 @@ def test_gc(tmp_path: Path) -> None:
 
 
 def test_gc_cli(tmp_path: Path) -> None:
-    from hoist.cli.main import cli
+    from hoist.cli.root import cli
 
     root = tmp_path / "root"
     with ServerThread(root) as srv:

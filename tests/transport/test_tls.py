@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+import ssl
 import time
 import warnings
 from contextlib import closing
@@ -105,6 +107,52 @@ def test_insecure_still_sends_the_client_certificate_and_warns_nothing(
         with closing(_store(registry_mtls, settings, tls="insecure")) as store:
             _reachable(store, Reference(registry_mtls.host, repo_name))
     assert [str(w.message) for w in caught] == []
+
+
+def _count_system_ca_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    loads: list[int] = []
+    real = ssl.SSLContext.load_default_certs
+
+    def counted(self: ssl.SSLContext, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
+        loads.append(1)
+        real(self, purpose)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", counted)
+    return loads
+
+
+def test_plain_http_loopback_registry_loads_no_system_cas(
+    registry_anon: RegistryServer, repo_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding out that a loopback registry speaks plain HTTP costs no CA bundle (45 ms)."""
+    loads = _count_system_ca_loads(monkeypatch)
+    store = RegistryStore(environ={}, settings={}, credentials=StaticCredentials({}))
+    with closing(store):
+        with pytest.raises(NotFound):
+            store.tag_list(Reference(registry_anon.host, repo_name))
+        assert store.transport.scheme(registry_anon.host) == "http"
+    assert loads == []
+
+
+def test_loopback_tls_registry_is_probed_then_verified(
+    registry_mtls: RegistryServer,
+    repo_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The probe meets TLS and the request goes again with the system's CAs (here the test
+    CA, through SSL_CERT_FILE) and the client certificate: one CA load, verified."""
+    tls = _tls(registry_mtls)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca.path))
+    loads = _count_system_ca_loads(monkeypatch)
+    settings = RegistrySettings(client_cert=str(tls.client.cert), client_key=str(tls.client.key))
+    caplog.set_level(logging.DEBUG, logger="hoist.transport.http")
+    with closing(_store(registry_mtls, settings)) as store:
+        _reachable(store, Reference(registry_mtls.host, repo_name))
+        _reachable(store, Reference(registry_mtls.host, repo_name + "-again"))
+        assert store.transport.scheme(registry_mtls.host) == "https"
+    assert loads == [1]
+    assert "speaks TLS" in caplog.text
 
 
 def test_bad_files_are_named(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def completion(shell: str) -> None:
     """
     from click.shell_completion import get_completion_class
 
-    from hoist.cli.main import cli
+    from hoist.cli.root import cli
 
     cls = get_completion_class(shell)
     assert cls is not None  # every shell in SHELLS is one click knows

@@ -518,8 +518,10 @@ class Transport:
             cause: BaseException | None = None
             retry_after: float | None = None
             try:
-                raw = self._urlopen(method, url, headers, body)
+                raw = self._urlopen(method, url, headers, body, probe=host is not None)
             except (u3.HTTPError, OSError) as exc:
+                if host is not None and self._probe_met_tls(host, url, exc) and body.rewind():
+                    continue  # the same request again, now with the CAs that verify it
                 if host is not None and self._fall_back(host, url, exc) and body.rewind():
                     url = "http://" + url.removeprefix("https://")
                     continue
@@ -560,13 +562,20 @@ class Transport:
             time.sleep(delay)
 
     def _urlopen(
-        self, method: str, url: str, headers: urllib3.HTTPHeaderDict, body: RequestBody
+        self,
+        method: str,
+        url: str,
+        headers: urllib3.HTTPHeaderDict,
+        body: RequestBody,
+        *,
+        probe: bool = False,
     ) -> urllib3.BaseHTTPResponse:
+        """One request as it is; ``probe``: to a registry whose scheme may be unknown yet."""
         parts = urlsplit(url)
         netloc = parts.netloc.lower()
         proxy = self.proxy_for(url)
         manager = self._pool if proxy is None else self._proxy_manager(proxy)
-        pool = manager.connection_from_url(url, pool_kwargs=self._tls(netloc, parts.scheme))
+        pool = manager.connection_from_url(url, pool_kwargs=self._tls(netloc, parts.scheme, probe))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if proxy is not None and parts.scheme.lower() == "http":
             target = url  # forwarded: the proxy takes the absolute URL
@@ -640,7 +649,7 @@ class Transport:
             with contextlib.suppress(OSError):
                 sock.settimeout(self.stall_timeout)
 
-    def _tls(self, netloc: str, scheme: str) -> dict[str, Any] | None:
+    def _tls(self, netloc: str, scheme: str, probe: bool = False) -> dict[str, Any] | None:
         if scheme != "https":
             return None
         settings = self._settings_for(netloc)
@@ -651,6 +660,8 @@ class Transport:
             with self._lock:
                 self._certs[netloc] = certs
         files = TLSFiles.of(settings, certs)
+        if probe and self._probing(netloc, settings, files):
+            return {"ssl_context": self._contexts.probe()}
         if not files.verify:
             with self._lock:
                 first = netloc not in self._insecure_logged
@@ -753,6 +764,37 @@ class Transport:
         if creds:
             return f"{message} (check the login: hoist registry login {host})"
         return f"{message} (log in: hoist registry login {host}, or give --creds)"
+
+    def _probing(self, netloc: str, settings: RegistrySettings, files: TLSFiles) -> bool:
+        """Whether the first https request to ``netloc`` goes out with the probe context.
+
+        A loopback registry may speak plain HTTP (``_fall_back``); finding that out with a
+        context that loads the system's CAs cost every command against one 45 ms, so until
+        the host's scheme is known it is asked with a context that trusts nothing
+        (:meth:`TLSContexts.probe`): plain HTTP fails at once and falls back, TLS fails on
+        its certificate and is asked again, verified (``_probe_met_tls``). Not where a CA
+        file replaces the system's: that context is cheap to make."""
+        if settings.tls != "enabled" or files.ca_file is not None or not is_loopback(netloc):
+            return False
+        with self._lock:
+            return _host(netloc) not in self._schemes
+
+    def _probe_met_tls(self, host: str, url: str, exc: BaseException) -> bool:
+        """Whether ``exc`` is the probe's handshake failing on a certificate: the host speaks
+        TLS, which is remembered, so the request is sent again with the real context."""
+        if not url.startswith("https://") or not isinstance(exc, u3.SSLError):
+            return False
+        if _find(exc, ssl.SSLCertVerificationError) is None:
+            return False
+        settings = self._settings_for(host)
+        with self._lock:
+            certs = self._certs.get(urlsplit(url).netloc.lower())
+        if certs is None or not self._probing(host, settings, TLSFiles.of(settings, certs)):
+            return False
+        with self._lock:
+            self._schemes.setdefault(_host(host), "https")
+        log.debug("%s: speaks TLS; verifying its certificate", host)
+        return True
 
     def _fall_back(self, host: str, url: str, exc: BaseException) -> bool:
         """Whether to retry ``host`` with plain http after a TLS failure, remembering the choice."""
