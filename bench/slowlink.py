@@ -149,6 +149,10 @@ class LinkRun:
         return counts
 
 
+class ToolFailed(RuntimeError):
+    """A tool's copy exited non-zero (not the registries or the proxies failing)."""
+
+
 @dataclass
 class SlowLink:
     """The registries, their proxies and the images of the slow-link case."""
@@ -196,7 +200,7 @@ class SlowLink:
         seconds, _, _, code, _, stderr = run_measured(argv, env)
         src, dst = self.src_proxy.reset(), self.dst_proxy.reset()
         if code != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed ({code}):\n{stderr}")
+            raise ToolFailed(f"{' '.join(argv)} failed ({code}):\n{stderr}")
         self.verify(case)
         return LinkRun(seconds, src, dst)
 
@@ -219,7 +223,7 @@ def run_rounds(
             return None
         try:
             return link.run(tool, case, delay, envs[tool.name])
-        except RuntimeError as exc:
+        except ToolFailed as exc:
             if tool.name not in PEERS:
                 raise
             failed.add(tool.name)

@@ -33,13 +33,26 @@ def _click_page(width: int) -> str:
     return formatter.getvalue()
 
 
-@pytest.mark.parametrize("width", [50, 57, 64, 71, 78])
+@pytest.mark.parametrize("width", range(50, 79))
 def test_the_page_is_what_click_renders(width: int) -> None:
     assert root_help(command_rows(), alias_rows(), width) == _click_page(width)
 
 
 @pytest.mark.parametrize(
-    ("columns", "width"), [("40", 50), ("52", 50), ("70", 68), ("80", 78), ("200", 78)]
+    ("columns", "width"),
+    [
+        ("40", 50),
+        ("52", 50),
+        ("70", 68),
+        (" 70", 68),
+        ("+70", 68),
+        ("80", 78),
+        ("200", 78),
+        ("0", 78),
+        ("-5", 78),
+        ("abc", 78),
+        ("\u00b2", 78),  # a digit to str.isdigit, not to int
+    ],
 )
 def test_terminal_width_is_clicks(
     columns: str, width: int, monkeypatch: pytest.MonkeyPatch
@@ -84,3 +97,14 @@ def test_a_reader_gone_before_the_page_is_a_quiet_exit(option: str) -> None:
         os.close(write)
     assert result.returncode == 1
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_stdout_closed_is_what_click_does(option: str) -> None:
+    def closed(*args: str) -> subprocess.CompletedProcess[str]:
+        line = " ".join([HOIST, *args]) + " >&-"
+        return subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=False)
+
+    alone, through_click = closed(option), closed("--debug", option)
+    assert (alone.returncode, alone.stderr) == (through_click.returncode, through_click.stderr)
+    assert alone.returncode == 0 and alone.stderr == ""

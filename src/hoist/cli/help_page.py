@@ -45,10 +45,10 @@ INDENT = 2
 def terminal_width() -> int:
     """The width click would wrap to: the terminal's columns (``COLUMNS`` first), at most 80,
     less 2, at least 50."""
-    columns = 0
-    with_env = os.environ.get("COLUMNS", "")
-    if with_env.isdigit():
-        columns = int(with_env)
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))  # as shutil.get_terminal_size reads it
+    except ValueError:
+        columns = 0
     if columns <= 0:
         try:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]

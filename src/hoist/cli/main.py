@@ -123,6 +123,8 @@ def _answer_alone(option: str) -> None:
         from hoist.cli.help_page import root_help, terminal_width
 
         text = root_help(command_rows(), alias_rows(), terminal_width())
+    if sys.stdout is None:  # started with its stdout closed: click prints nothing either
+        sys.exit(0)
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -520,7 +520,7 @@ class Transport:
             try:
                 raw = self._urlopen(method, url, headers, body, probe=host is not None)
             except (u3.HTTPError, OSError) as exc:
-                if host is not None and self._probe_met_tls(host, url, exc) and body.rewind():
+                if host is not None and body.rewind() and self._probe_met_tls(host, url, exc):
                     continue  # the same request again, now with the CAs that verify it
                 if host is not None and self._fall_back(host, url, exc) and body.rewind():
                     url = "http://" + url.removeprefix("https://")
