@@ -660,7 +660,7 @@ class Transport:
             with self._lock:
                 self._certs[netloc] = certs
         files = TLSFiles.of(settings, certs)
-        if probe and self._probing(netloc, settings, files):
+        if probe and self._probing(netloc, settings):
             return {"ssl_context": self._contexts.probe()}
         if not files.verify:
             with self._lock:
@@ -765,7 +765,7 @@ class Transport:
             return f"{message} (check the login: hoist registry login {host})"
         return f"{message} (log in: hoist registry login {host}, or give --creds)"
 
-    def _probing(self, netloc: str, settings: RegistrySettings, files: TLSFiles) -> bool:
+    def _probing(self, netloc: str, settings: RegistrySettings) -> bool:
         """Whether the first https request to ``netloc`` goes out with the probe context.
 
         A loopback registry may speak plain HTTP (``_fall_back``); finding that out with a
@@ -774,7 +774,7 @@ class Transport:
         (:meth:`TLSContexts.probe`): plain HTTP fails at once and falls back, TLS fails on
         its certificate and is asked again, verified (``_probe_met_tls``). Not where a CA
         file replaces the system's: that context is cheap to make."""
-        if settings.tls != "enabled" or files.ca_file is not None or not is_loopback(netloc):
+        if settings.tls != "enabled" or settings.ca_file is not None or not is_loopback(netloc):
             return False
         with self._lock:
             return _host(netloc) not in self._schemes
@@ -786,10 +786,7 @@ class Transport:
             return False
         if _find(exc, ssl.SSLCertVerificationError) is None:
             return False
-        settings = self._settings_for(host)
-        with self._lock:
-            certs = self._certs.get(urlsplit(url).netloc.lower())
-        if certs is None or not self._probing(host, settings, TLSFiles.of(settings, certs)):
+        if not self._probing(host, self._settings_for(host)):
             return False
         with self._lock:
             self._schemes.setdefault(_host(host), "https")

@@ -112,7 +112,7 @@ class TLSContexts:
         """A context that trusts no CA at all: a handshake with it can only fail, and how it
         fails tells whether the server speaks TLS (a certificate it cannot verify) or not (no
         TLS answer), before any byte of a request is sent and without loading the system's
-        CAs. For a loopback registry that may speak plain HTTP (see ``HTTP._fall_back``)."""
+        CAs. For a loopback registry that may speak plain HTTP (see ``Transport._probing``)."""
         with self._lock:
             if self._probe is None:
                 self._probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
